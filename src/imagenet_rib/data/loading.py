@@ -1,0 +1,106 @@
+"""Load a registered dataset (whole, or one side of its split) as an HF `datasets.Dataset`.
+
+Where the rows come from: Mini-RIB datasets are generated on first use; every other
+dataset is read from `source`, which is a local folder written by ``rib datasets build``
+(``save_to_disk`` or Parquet shards), or a Hub dataset id for `datasets.load_dataset`.
+A dataset's default source can be set with ``IMAGENET_RIB_DATA_<NAME>`` (upper case,
+``-`` as ``_``) or under ``$IMAGENET_RIB_DATA_DIR/<name>``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import DatasetError
+from .specs import DatasetSpec, get_dataset_spec
+from .splits import SplitConfig, split_indices
+
+if TYPE_CHECKING:
+    import datasets
+
+    from .protocol import LabelProtocol
+
+
+def default_source(name: str) -> str | None:
+    env = os.environ.get("IMAGENET_RIB_DATA_" + name.upper().replace("-", "_"))
+    if env:
+        return env
+    root = os.environ.get("IMAGENET_RIB_DATA_DIR")
+    if root and (Path(root) / name).exists():
+        return str(Path(root) / name)
+    return None
+
+
+def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> datasets.Dataset:
+    """All rows of dataset `name` in the shared schema."""
+    spec = get_dataset_spec(name)
+    source = source or default_source(name)
+    if source is None and spec.layout == "mini":
+        from .mini import load_mini_dataset
+
+        return load_mini_dataset(name, seed=seed)
+    if source is None:
+        raise DatasetError(
+            f"no local copy of {name!r} is configured; convert the original download with "
+            f"`rib datasets build {name} --src <download folder> --out <folder>`, then pass "
+            f"--data {name}=<folder> or set IMAGENET_RIB_DATA_DIR=<parent of the folder>"
+        )
+    return _load_from(source, name)
+
+
+def _load_from(source: str, name: str) -> datasets.Dataset:
+    import datasets
+
+    path = Path(source)
+    if path.exists():
+        if (path / "dataset_info.json").exists() or (path / "state.json").exists():
+            return datasets.load_from_disk(str(path))
+        if (path / "data").is_dir() or list(path.glob("*.parquet")):
+            return datasets.load_dataset(str(path), split="train")
+        raise DatasetError(f"{path} holds neither a save_to_disk folder nor Parquet shards for {name!r}")
+    return datasets.load_dataset(source, split="train")
+
+
+@dataclass(frozen=True)
+class SplitPart:
+    """One side of a dataset's split, with its label protocol applied."""
+
+    name: str
+    part: str
+    dataset: datasets.Dataset
+    targets: np.ndarray  # (N,) target index under `protocol`
+    protocol: LabelProtocol
+    spec: DatasetSpec
+    split: SplitConfig
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def load_split(
+    name: str, part: str, split: SplitConfig = SplitConfig(), *, rule: str | None = None,
+    source: str | None = None, max_samples: int | None = None, seed: int = 0,
+) -> SplitPart:
+    """Rows of `part` ("train" or "test") of dataset `name` with their protocol targets.
+
+    `max_samples` draws a seeded subsample (e.g. to fine-tune on ImageNet-C's 3.75 M rows).
+    """
+    if part not in ("train", "test"):
+        raise DatasetError(f"part must be 'train' or 'test', got {part!r}")
+    spec = get_dataset_spec(name)
+    ds = load_rib_dataset(name, source, seed=seed)
+    meta = ds.select_columns(["label", "group", "class_name"]).to_dict()
+    labels, groups = meta["label"], meta["group"]
+    idx = split_indices(labels, groups, split)[part]
+    if max_samples is not None and len(idx) > max_samples:
+        rng = np.random.default_rng([split.seed, 7919])
+        idx = np.sort(rng.choice(idx, size=max_samples, replace=False))
+    protocol = spec.protocol(rule)
+    names = meta["class_name"]
+    targets = protocol.targets([labels[i] for i in idx], [names[i] for i in idx])
+    return SplitPart(name, part, ds.select(idx), targets, protocol, spec, split)

@@ -1,0 +1,113 @@
+"""The dataset registry: every dataset owns its label space, label protocol and metadata.
+
+A `DatasetSpec` says what a dataset is (label space, class subset or ObjectNet mapping,
+scoring rule, expected counts, licence, citation) - never how a script should treat it.
+`spec.protocol()` is the only place a label protocol is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from ..registry import Registry
+from .labels import get_label_space
+from .protocol import OBJECTNET_RULES, LabelProtocol, full_protocol, objectnet_protocol, subset_protocol
+
+AGGREGATES = ("mean", "mean-over-corruption-severity")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Registry entry of one dataset.
+
+    Attributes:
+        name: registry key (``"imagenet-r"``, ``"mini-sketch"``).
+        label_space: name of the pretraining label space its labels live in.
+        title, description, homepage, licence, citation: for dataset cards.
+        subset: wnids of a class subset (scored with the masked protocol), or None.
+        objectnet_mapping: zero-argument loader of ``{objectnet class: "lemma; lemma"}``
+            for ObjectNet-style datasets, else None.
+        default_rule: ObjectNet rule used when none is given.
+        aggregate: ``"mean"`` over rows, or the mean over (corruption, severity) sets.
+        num_images, num_classes: expected counts (verification).
+        layout: source layout a converter reads (``"mini"`` for generated datasets).
+        requires_opt_in: ObjectNet's licence forbids tuning on it; needs explicit opt-in.
+        extra: free-form metadata (corruption list, ...).
+    """
+
+    name: str
+    label_space: str
+    title: str
+    description: str = ""
+    homepage: str = ""
+    licence: str = ""
+    citation: str = ""
+    subset: tuple[str, ...] | None = None
+    objectnet_mapping: Callable[[], Mapping[str, str]] | None = None
+    default_rule: str = "max-over-mapped"
+    aggregate: str = "mean"
+    num_images: int | None = None
+    num_classes: int | None = None
+    layout: str = "mini"
+    requires_opt_in: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.aggregate not in AGGREGATES:
+            raise ConfigError(f"aggregate {self.aggregate!r} not in {AGGREGATES}")
+        if self.subset is not None and self.objectnet_mapping is not None:
+            raise ConfigError(f"dataset {self.name!r}: give a subset or an ObjectNet mapping, not both")
+
+    @property
+    def is_objectnet(self) -> bool:
+        return self.objectnet_mapping is not None
+
+    def protocol(self, rule: str | None = None) -> LabelProtocol:
+        """The label protocol; `rule` picks the ObjectNet rule (ignored otherwise)."""
+        space = get_label_space(self.label_space)
+        if self.objectnet_mapping is not None:
+            rule = rule or self.default_rule
+            if rule not in OBJECTNET_RULES:
+                raise ConfigError(f"ObjectNet rule {rule!r} unknown; choose one of {list(OBJECTNET_RULES)}")
+            return objectnet_protocol(space, self.objectnet_mapping(), rule)
+        if self.subset is not None:
+            return subset_protocol(space, self.subset)
+        return full_protocol(space)
+
+    def card_fields(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "title": self.title, "description": self.description,
+            "homepage": self.homepage, "licence": self.licence, "citation": self.citation,
+            "label_space": self.label_space, "num_images": self.num_images,
+            "num_classes": self.num_classes, "subset_size": len(self.subset) if self.subset else None,
+            "objectnet": self.is_objectnet, "default_rule": self.default_rule if self.is_objectnet else None,
+            "aggregate": self.aggregate, "requires_opt_in": self.requires_opt_in,
+        }
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    DATASETS.register(spec.name, spec)
+    return spec
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    _load_builtin()
+    return DATASETS.get(name)
+
+
+def _load_builtin() -> None:
+    """Import the modules that register the built-in datasets (idempotent)."""
+    import importlib
+
+    for module in ("mini.specs", "imagenet"):
+        try:
+            importlib.import_module(f"{__package__}.{module}")
+        except ModuleNotFoundError as err:  # a registry module not present in this build
+            if err.name != f"{__package__}.{module}":
+                raise

@@ -1,0 +1,82 @@
+"""Pretrained models by name: ``load_model(name)`` -> model + head + its own transform.
+
+Names resolve through the `MODELS` registry (Mini-RIB models, the paper's timm presets,
+torchvision ResNets); anything else is tried as a local folder or a Hub id of an
+`AutoModelForImageClassification` checkpoint (``hf:<id>`` forces that path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..registry import Registry
+from ..transforms import ImageTransform
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class LoadedModel:
+    """A classifier ready for fine-tuning and evaluation.
+
+    Attributes:
+        name: the name it was loaded by.
+        model: `torch.nn.Module`; ``model(pixel_values=x)`` returns logits (B, C) or an
+            output with ``.logits``.
+        transform: preprocessing from the model's own pretrained config.
+        label_space: name of the label space of its C-way head.
+        revision: weights revision / content hash, recorded in results.
+        kind: ``"hf"``, ``"timm"`` or ``"torchvision"`` (how to save / reload it).
+    """
+
+    name: str
+    model: torch.nn.Module
+    transform: ImageTransform
+    label_space: str
+    revision: str = ""
+    kind: str = "hf"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "label_space": self.label_space, "revision": self.revision,
+                "kind": self.kind, "transform": self.transform.to_dict(), **self.info}
+
+
+#: name -> loader(**kwargs) -> LoadedModel
+MODELS: Registry[Callable[..., LoadedModel]] = Registry("model")
+
+
+def logits_of(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Call any registered model kind and return plain (B, C) logits."""
+    out = model(pixel_values=pixel_values)
+    return out if not hasattr(out, "logits") else out.logits
+
+
+def _load_builtin() -> None:
+    from . import mini  # noqa: F401
+
+    for module in ("presets",):
+        try:
+            __import__(f"{__name__}.{module}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{module}":
+                raise
+
+
+def load_model(name: str, **kwargs: Any) -> LoadedModel:
+    """Load a model by registry name, local folder or Hub id (see module docstring)."""
+    _load_builtin()
+    if name in MODELS:
+        return MODELS.get(name)(**kwargs)
+    from .hf import load_hf_model
+
+    if name.startswith("hf:"):
+        return load_hf_model(name[3:], **kwargs)
+    if Path(name).exists() or "/" in name:
+        return load_hf_model(name, **kwargs)
+    MODELS.get(name)  # raises UnknownNameError listing close matches
+    raise AssertionError("unreachable")

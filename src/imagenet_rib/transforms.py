@@ -1,0 +1,125 @@
+"""Preprocessing derived from a model's own pretrained config (never hard-coded).
+
+An `ImageTransform` is what the evaluation transform of timm / transformers does:
+
+    resize (shortest edge to `resize`, or exactly to (resize, resize))
+    -> center crop `crop` -> to [0, 1] -> (x - mean) / std
+
+split into a uint8 geometric part (`geometry`, cacheable once per transform) and a cheap
+normalisation (`normalize`), so the preprocessed-tensor store decodes each image once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "lanczos")
+
+
+@dataclass(frozen=True)
+class ImageTransform:
+    """Evaluation (and, as in the reference, training) transform of one model.
+
+    Attributes:
+        resize: target of the resize step (pixels).
+        resize_mode: ``"shortest_edge"`` (keep aspect) or ``"exact"`` (resize to resize x resize).
+        crop: center-crop size after resizing (equal to `resize` for "exact").
+        mean, std: per-channel normalisation, RGB.
+        interpolation: resampling filter.
+    """
+
+    resize: int
+    crop: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize_mode: str = "shortest_edge"
+    interpolation: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        if self.resize_mode not in ("shortest_edge", "exact"):
+            raise ConfigError(f"resize_mode {self.resize_mode!r} not in ('shortest_edge', 'exact')")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(f"interpolation {self.interpolation!r} not in {INTERPOLATIONS}")
+        if self.crop > self.resize:
+            raise ConfigError(f"crop {self.crop} is larger than resize {self.resize}")
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def geometry(self, image: Image.Image) -> np.ndarray:
+        """PIL image (any mode/size) -> uint8 (3, crop, crop) after resize + center crop."""
+        from PIL import Image as PILImage
+
+        resample = getattr(PILImage.Resampling, self.interpolation.upper())
+        image = image.convert("RGB")
+        w, h = image.size
+        if self.resize_mode == "exact":
+            size = (self.resize, self.resize)
+        else:
+            scale = self.resize / min(w, h)
+            size = (max(self.resize, round(w * scale)), max(self.resize, round(h * scale)))
+        if size != (w, h):
+            image = image.resize(size, resample)
+        w, h = image.size
+        left, top = (w - self.crop) // 2, (h - self.crop) // 2
+        if (w, h) != (self.crop, self.crop):
+            image = image.crop((left, top, left + self.crop, top + self.crop))
+        return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., 3, H, W) -> float32 normalised."""
+        import torch
+
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=pixels.device).view(3, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32, device=pixels.device).view(3, 1, 1)
+        return (pixels.float() / 255.0 - mean) / std
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        import torch
+
+        return self.normalize(torch.from_numpy(self.geometry(image)))
+
+
+def from_hf_processor(processor: Any) -> ImageTransform:
+    """From a transformers image processor (ViTImageProcessor and friends)."""
+    size = getattr(processor, "size", None) or {}
+    crop = getattr(processor, "crop_size", None) or {}
+    if isinstance(size, dict) and "shortest_edge" in size:
+        resize, mode = int(size["shortest_edge"]), "shortest_edge"
+    elif isinstance(size, dict) and "height" in size:
+        resize, mode = int(size["height"]), "exact"
+    else:
+        raise ConfigError(f"cannot derive a transform from image processor size {size!r}")
+    do_crop = getattr(processor, "do_center_crop", False) and crop
+    crop_px = int(crop["height"]) if do_crop else resize
+    resample = getattr(processor, "resample", None)
+    interp = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}.get(int(resample) if resample is not None else 2, "bilinear")
+    mean = tuple(float(v) for v in (processor.image_mean if processor.do_normalize else (0.0, 0.0, 0.0)))
+    std = tuple(float(v) for v in (processor.image_std if processor.do_normalize else (1.0, 1.0, 1.0)))
+    return ImageTransform(resize=resize, crop=crop_px, mean=mean, std=std, resize_mode=mode, interpolation=interp)
+
+
+def from_timm_config(cfg: dict[str, Any]) -> ImageTransform:
+    """From a timm pretrained config (input_size, crop_pct, interpolation, mean, std)."""
+    crop = int(cfg["input_size"][-1])
+    crop_pct = float(cfg.get("crop_pct", 0.875))
+    resize = int(np.floor(crop / crop_pct))
+    return ImageTransform(
+        resize=resize, crop=crop, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+        resize_mode="shortest_edge", interpolation=cfg.get("interpolation", "bicubic"),
+    )
