@@ -95,23 +95,35 @@ class ImageTransform:
         return self.normalize(torch.from_numpy(self.geometry(image)))
 
 
+def _size_field(size: Any, key: str) -> int | None:
+    """Read `key` from a size spec: a dict (transformers 4) or a SizeDict (transformers 5)."""
+    value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+    return int(value) if value is not None else None
+
+
 def from_hf_processor(processor: Any) -> ImageTransform:
     """From a transformers image processor (ViTImageProcessor and friends)."""
     size = getattr(processor, "size", None) or {}
-    crop = getattr(processor, "crop_size", None) or {}
-    if isinstance(size, dict) and "shortest_edge" in size:
-        resize, mode = int(size["shortest_edge"]), "shortest_edge"
-    elif isinstance(size, dict) and "height" in size:
-        resize, mode = int(size["height"]), "exact"
+    if _size_field(size, "shortest_edge") is not None:
+        resize, mode = _size_field(size, "shortest_edge"), "shortest_edge"
+    elif _size_field(size, "height") is not None:
+        resize, mode = _size_field(size, "height"), "exact"
     else:
-        raise ConfigError(f"cannot derive a transform from image processor size {size!r}")
-    do_crop = getattr(processor, "do_center_crop", False) and crop
-    crop_px = int(crop["height"]) if do_crop else resize
+        raise ConfigError(
+            f"cannot derive a transform from image processor size {size!r}: expected "
+            f"'shortest_edge' or 'height'/'width'; fix the checkpoint's preprocessor_config.json"
+        )
+    crop = getattr(processor, "crop_size", None)
+    crop_px = _size_field(crop, "height") if getattr(processor, "do_center_crop", False) and crop else None
     resample = getattr(processor, "resample", None)
-    interp = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}.get(int(resample) if resample is not None else 2, "bilinear")
-    mean = tuple(float(v) for v in (processor.image_mean if processor.do_normalize else (0.0, 0.0, 0.0)))
-    std = tuple(float(v) for v in (processor.image_std if processor.do_normalize else (1.0, 1.0, 1.0)))
-    return ImageTransform(resize=resize, crop=crop_px, mean=mean, std=std, resize_mode=mode, interpolation=interp)
+    code = int(getattr(resample, "value", resample)) if resample is not None else 2
+    interp = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}.get(code, "bilinear")
+    normalize = getattr(processor, "do_normalize", True)
+    mean = tuple(float(v) for v in processor.image_mean) if normalize else (0.0, 0.0, 0.0)
+    std = tuple(float(v) for v in processor.image_std) if normalize else (1.0, 1.0, 1.0)
+    assert resize is not None
+    return ImageTransform(resize=resize, crop=crop_px or resize, mean=mean, std=std,  # type: ignore[arg-type]
+                          resize_mode=mode, interpolation=interp)
 
 
 def from_timm_config(cfg: dict[str, Any]) -> ImageTransform:

@@ -91,9 +91,15 @@ def imagenet_1k() -> LabelSpace:
 
 def timm_subset(name: str) -> tuple[str, ...]:
     """The wnids of a standard ImageNet subset shipped by timm ("imagenet_a", "imagenet_r")."""
-    from importlib.resources import files
+    import importlib.util
+    from pathlib import Path
 
-    text = (files("timm.data") / "_info" / f"{name}_synsets.txt").read_text()
+    # locate timm's data files without importing timm (which imports torch: seconds)
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("timm is required for the ImageNet class subsets; pip install timm")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "_info" / f"{name}_synsets.txt"
+    text = path.read_text()
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 

@@ -39,6 +39,10 @@ def default_source(name: str) -> str | None:
 def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> datasets.Dataset:
     """All rows of dataset `name` in the shared schema."""
     spec = get_dataset_spec(name)
+    if spec.extra.get("parent"):  # one set of a parent (imagenet-c/fog/3): the parent's rows of it
+        from .imagenet import select_part
+
+        return select_part(load_rib_dataset(spec.extra["parent"], source, seed=seed), spec)
     source = source or default_source(name)
     if source is None and spec.layout == "mini":
         from .mini import load_mini_dataset
@@ -58,6 +62,10 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
 
     path = Path(source)
     if path.exists():
+        if (path / "objectnet_to_imagenet_1k.json").is_file():  # score with the mapping stored with the rows
+            from .imagenet import use_objectnet_mapping
+
+            use_objectnet_mapping(path)
         if (path / "dataset_info.json").exists() or (path / "state.json").exists():
             return datasets.load_from_disk(str(path))
         if (path / "data").is_dir() or list(path.glob("*.parquet")):

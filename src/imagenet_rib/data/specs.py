@@ -14,7 +14,13 @@ from typing import Any
 from ..errors import ConfigError
 from ..registry import Registry
 from .labels import get_label_space
-from .protocol import OBJECTNET_RULES, LabelProtocol, full_protocol, objectnet_protocol, subset_protocol
+from .protocol import (
+    OBJECTNET_RULES,
+    LabelProtocol,
+    full_protocol,
+    objectnet_protocol,
+    subset_protocol,
+)
 
 AGGREGATES = ("mean", "mean-over-corruption-severity")
 

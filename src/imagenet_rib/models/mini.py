@@ -27,20 +27,22 @@ from . import MODELS, LoadedModel
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 
 
 @dataclass(frozen=True)
 class MiniSource:
     pretrain_set: str
     epochs: int
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-3
     batch_size: int = 64
+    warmup_steps: int = 50
 
 
 SOURCES = {
-    "mini-vit-clean": MiniSource("mini-pretrain-clean", epochs=12),
-    "mini-vit-rich": MiniSource("mini-pretrain-rich", epochs=5),
+    # ~900 and ~1,570 AdamW steps: mini-val accuracy plateaus around 90% for both
+    "mini-vit-clean": MiniSource("mini-pretrain-clean", epochs=23),
+    "mini-vit-rich": MiniSource("mini-pretrain-rich", epochs=10),
 }
 
 
@@ -88,7 +90,7 @@ def train_mini_model(name: str, out: Path, *, seed: int = 0, epochs: int | None 
     args = TrainingArguments(
         output_dir=str(out / "_trainer"), per_device_train_batch_size=source.batch_size,
         num_train_epochs=epochs or source.epochs, max_steps=max_steps, learning_rate=source.learning_rate,
-        weight_decay=0.05, warmup_steps=50, lr_scheduler_type="cosine", seed=seed, data_seed=seed,
+        weight_decay=0.05, warmup_steps=source.warmup_steps, lr_scheduler_type="cosine", seed=seed, data_seed=seed,
         save_strategy="no", report_to=[], logging_steps=50, use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True, dataloader_num_workers=0,
     )

@@ -1,0 +1,80 @@
+"""`rib card`: the model card (+ .eval_results files) of a fine-tuned run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_card_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `rib card` and `rib push`."""
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder (holds rib_config.json)")
+    p.add_argument("--store", required=True, help="results store holding the run's records")
+    p.add_argument("--run-id", default=None, help="run id (default: from the run folder)")
+    p.add_argument("--variant", default=None, help="variant of a derived run, e.g. alpha=0.5")
+    p.add_argument(
+        "--namespace",
+        default=None,
+        help="Hub namespace of the benchmark datasets (default: $IMAGENET_RIB_HUB_NAMESPACE "
+        "or imagenet-rib)",
+    )
+    p.add_argument(
+        "--benchmark",
+        default=None,
+        help="benchmark dataset repo the .eval_results point at (default: NAMESPACE/SUITE)",
+    )
+    p.add_argument("--base-model", default=None, help="Hub id of the pretrained model")
+    p.add_argument("--license", default=None, help="licence of the fine-tuned weights")
+
+
+def card_options(args: argparse.Namespace) -> dict:
+    return {
+        "namespace": args.namespace,
+        "benchmark": args.benchmark,
+        "base_model": args.base_model,
+        "license": args.license,
+    }
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "card",
+        help="write the model card of a fine-tuned run",
+        description="Write README.md (model card with model-index metadata) and "
+        ".eval_results/*.yaml for a fine-tuned run from the results store.",
+    )
+    add_card_options(p)
+    p.add_argument(
+        "--out",
+        default=None,
+        help="card path (default: RUN_DIR/README.md); the "
+        ".eval_results folder is written next to it",
+    )
+    p.add_argument("--repo-id", default=None, help="model repo id (names the model in the card)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..hub import build_model_card, read_run_config
+    from ..paths import atomic_write_text
+    from ..report import load_results
+
+    df, _ = load_results(args.store)
+    card = build_model_card(
+        df,
+        read_run_config(args.run_dir),
+        run_id=args.run_id,
+        variant=args.variant,
+        run_dir=args.run_dir,
+        repo_id=args.repo_id,
+        **card_options(args),
+    )
+    out = Path(args.out) if args.out else Path(args.run_dir) / "README.md"
+    atomic_write_text(out, str(card.card))
+    print(f"card: {out}")
+    for rel, text in card.eval_results.items():
+        path = out.parent / rel
+        atomic_write_text(path, text)
+        print(f"eval results: {path}")
+    return 0

@@ -1,0 +1,130 @@
+"""``rib demo``: the whole Mini-RIB benchmark, end to end, offline, on a CPU in minutes.
+
+Builds the Mini-RIB suite, pretrains the two Mini-RIB models (cached), runs the
+``mini-rib-demo`` matrix through the benchmark runner (`sweep.run`: pretrained baselines,
+4 fine-tuning methods on each of the 8 downstream sets, WiSE-FT derived from FT), then
+prints the RIB scores and writes the store, a CSV export, ``scores.json``, dA heatmaps and
+the report to the output folder. ``--quick`` runs the reduced ``mini-rib-quick`` matrix.
+Re-running resumes: finished runs are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo", help="run the Mini-RIB benchmark end to end (offline, CPU, minutes)",
+        description="Build the Mini-RIB suite, pretrain the two mini models, fine-tune each on "
+                    "every downstream set with several methods, evaluate everything and print "
+                    "the RIB matrix dA(i->j), RI_i, mRI, reference degradation and in-task gain.")
+    p.add_argument("--output-dir", default="rib-demo", help="output folder (default: ./rib-demo)")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced matrix (1 model x 2 trained methods + WiSE-FT x 2 datasets)")
+    p.add_argument("--config", default=None, help="another benchmark config to run instead")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
+    p.set_defaults(func=run)
+
+
+def _step(title: str) -> float:
+    print(f"\n== {title}", flush=True)
+    return time.time()
+
+
+def _heatmap(scores: Any, path: Path, title: str) -> Path:
+    """The report's heatmap if available, else a minimal matplotlib one."""
+    try:
+        from ..report import plot_delta_heatmap
+    except ImportError:
+        plot_delta_heatmap = None
+    if plot_delta_heatmap is not None:
+        return plot_delta_heatmap(scores, path, title=title)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    delta = scores.to_dict()["delta"]  # {ft set: {eval set: dA}}
+    rows, cols = list(delta), list(next(iter(delta.values())))
+    values = np.array([[delta[r].get(c, np.nan) for c in cols] for r in rows], dtype=float)
+    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(cols), 1 + 0.6 * len(rows)))
+    bound = max(np.nanmax(np.abs(values)), 1e-6)
+    im = ax.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound)
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="dA (points)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.mini import build_suite
+    from ..models import load_model
+    from ..paths import atomic_write_text
+    from ..results import ResultStore
+    from ..sweep import run as run_sweep
+    from ..sweep import scores
+    from .run import load_config, print_summary
+
+    start = time.time()
+    out = Path(args.output_dir)
+    name = args.config or ("mini-rib-quick" if args.quick else "mini-rib-demo")
+    config = load_config(name, output_dir=str(out / "runs"), store=str(out / "results.sqlite"))
+
+    t = _step("building the Mini-RIB suite (cached after the first run)")
+    print(f"   {build_suite()}  ({time.time() - t:.0f} s)")
+    t = _step(f"pretrained models: {', '.join(config.models)} (trained once, then cached)")
+    for m in config.models:
+        info = load_model(m).info.get("pretraining", {})
+        acc = info.get("mini_val_accuracy")
+        print(f"   {m}: pretrained on {info.get('pretrain_set', '?')}, mini-val accuracy "
+              f"{acc:.1f} %" if acc is not None else f"   {m}")
+    print(f"   ({time.time() - t:.0f} s)")
+
+    t = _step(f"benchmark matrix {config.name}: fine-tune and evaluate")
+    result = run_sweep(config, progress=True)
+    print(f"   {len(result.executed)} run(s) executed, {len(result.skipped)} reused "
+          f"({time.time() - t:.0f} s)")
+
+    _step("RIB scores (accuracies in %, dA in points; PROTOCOL.md section 7)")
+    store = ResultStore(config.store_path)
+    print_summary(config, store)
+    table = scores(config, store)
+    figures = []
+    for (model, method, variant, seed), sc in table.items():
+        if method != "ft" or variant:
+            continue
+        print(f"\n### {model}, fine-tuned with {method} (seed {seed})\n")
+        print(sc.to_markdown())
+        figures.append(_heatmap(sc, out / "figures" / f"delta-{model}-{method}.png",
+                                f"dA(i->j), {model}, {method}"))
+
+    _step("outputs")
+    csv = store.export(out / "results.csv")
+    payload = {"/".join(map(str, k)): sc.to_dict() for k, sc in table.items()}
+    atomic_write_text(out / "scores.json", json.dumps(payload, indent=1, default=str) + "\n")
+    print(f"   results store  {store.path}\n   CSV export     {csv}\n   scores         {out / 'scores.json'}")
+    for f in figures:
+        print(f"   heatmap        {f}")
+    if not args.no_report:
+        try:
+            from ..report import build_report
+
+            rep = build_report(store.to_dataframe(suite=config.load_suite().name), out / "report",
+                               correct=store.correct, n_boot=200)
+            for kind, path in rep.paths.items():
+                print(f"   report ({kind}) {path}")
+        except ImportError as err:
+            print(f"   report skipped: {err}")
+    print(f"\ndone in {time.time() - start:.0f} s; re-run to reuse every finished run")
+    return 0

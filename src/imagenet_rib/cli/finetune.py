@@ -1,0 +1,119 @@
+"""``rib finetune``: one model x one method x one dataset -> a run folder.
+
+Runs unchanged under Accelerate for several processes / GPUs / mixed precision::
+
+    accelerate launch --multi_gpu --num_processes 2 -m imagenet_rib finetune \\
+        --model vit-b16-augreg-in1k --method lora --dataset imagenet-r --output-dir runs/lora-r
+
+Method options: ``--method-config '{"rank": 4}'`` or ``--method-config rank=4 alpha=2``
+(values parsed as JSON where possible). Re-running the same command resumes an interrupted
+run from its last checkpoint, or returns a finished one without retraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+from ..data.splits import SplitConfig
+from ..errors import ConfigError
+from ..training import TrainConfig
+from ._args import add_dataclass_arguments, dataclass_from_args
+
+
+def parse_method_config(items: list[str] | None) -> dict[str, Any]:
+    """``['{"rank": 4}']`` or ``['rank=4', 'alpha=2']`` -> dict (values as JSON when they parse)."""
+    if not items:
+        return {}
+    if len(items) == 1 and items[0].lstrip().startswith("{"):
+        try:
+            out = json.loads(items[0])
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"--method-config is not valid JSON ({err}); e.g. '{{\"rank\": 4}}'"
+            ) from None
+        return out
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--method-config item {item!r} is not key=value; e.g. rank=4")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "finetune",
+        help="fine-tune one model with one method on one dataset",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="registered model name, local folder or Hub id")
+    p.add_argument("--method", required=True, help="method name (e.g. ft, lora, ewc, 'ewc+lwf')")
+    p.add_argument("--dataset", required=True, help="registered dataset to fine-tune on")
+    p.add_argument("--output-dir", required=True, help="run folder")
+    p.add_argument("--method-config", nargs="+", metavar="JSON|KEY=VALUE", help="method options")
+    p.add_argument("--objectnet-rule", default=None, help="ObjectNet rule (default: the dataset's)")
+    p.add_argument("--source", default=None, help="local folder or Hub id of the dataset")
+    p.add_argument(
+        "--max-train-samples", type=int, default=None, help="seeded subsample of the train part"
+    )
+    p.add_argument("--no-resume", action="store_true", help="ignore checkpoints and retrain")
+    p.add_argument(
+        "--opt-in", action="store_true", help="allow tuning on a dataset whose licence restricts it"
+    )
+    add_dataclass_arguments(p, TrainConfig)
+    split = p.add_argument_group("SplitConfig options")
+    helps = {f.name: f.metadata["help"] for f in dataclasses.fields(SplitConfig)}
+    split.add_argument("--split", dest="split_rule", default=SplitConfig.rule, help=helps["rule"])
+    split.add_argument(
+        "--test-fraction",
+        dest="split_test_fraction",
+        type=float,
+        default=SplitConfig.test_fraction,
+        help=helps["test_fraction"],
+    )
+    split.add_argument(
+        "--split-seed", dest="split_seed", type=int, default=SplitConfig.seed, help=helps["seed"]
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..finetune import finetune
+
+    result = finetune(
+        args.model,
+        args.method,
+        args.dataset,
+        method_config=parse_method_config(args.method_config),
+        train=dataclass_from_args(TrainConfig, args),
+        split=dataclass_from_args(SplitConfig, args, prefix="split_"),
+        rule=args.objectnet_rule,
+        max_train_samples=args.max_train_samples,
+        output_dir=args.output_dir,
+        resume=not args.no_resume,
+        source=args.source,
+        opt_in=args.opt_in,
+    )
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        last = next((r for r in reversed(result.log) if "loss" in r), {})
+        print(
+            json.dumps(
+                {
+                    "run_dir": str(result.run_dir),
+                    "method": result.method,
+                    "final_loss": last.get("loss"),
+                    "steps": last.get("step"),
+                }
+            )
+        )
+    return 0

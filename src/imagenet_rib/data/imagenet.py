@@ -1,0 +1,330 @@
+"""Registry entries of the real ImageNet-RIB datasets (PROTOCOL.md section 2).
+
+Nine datasets: the pretraining reference ``imagenet-val`` and the eight downstream sets.
+Each entry owns its source layout (the converter that reads the original download), its
+label space and subset / ObjectNet mapping, its expected counts, licence, homepage and
+citation. ImageNet-C is registered as the aggregate ``imagenet-c`` (all 75 sets, scored as
+the mean over (corruption, severity)) and as one entry per set,
+``imagenet-c/<corruption>/<severity>`` (e.g. ``imagenet-c/fog/3``), whose rows are the
+parent's rows of that set.
+
+The ObjectNet mapping comes from the user's download (it cannot be shipped): the converter
+stores ``objectnet_to_imagenet_1k.json`` next to the converted shards and the ``objectnet``
+entry's loader finds it there (see `objectnet_mapping`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import DatasetError
+from .labels import timm_subset
+from .specs import DatasetSpec, register_dataset
+
+if TYPE_CHECKING:
+    import datasets
+
+SPACE = "imagenet-1k"
+MAPPING_FILE = "objectnet_to_imagenet_1k.json"
+FOLDER_MAPPING_FILE = "folder_to_objectnet_label.json"
+#: The 15 benchmark corruptions in ImageNet-C's order and the 5 severities. The same tuple as
+#: `corruptions.CORRUPTIONS` (a test checks it), repeated so the registry does not import scipy.
+CORRUPTIONS = (
+    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+    "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+    "jpeg_compression",
+)  # fmt: skip
+SEVERITIES = (1, 2, 3, 4, 5)
+#: The four "extra" ImageNet-C corruptions (a separate download), not part of the benchmark.
+C_EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+C_IMAGES_PER_SET = 50_000
+
+_IMAGENET_TERMS = (
+    "ImageNet terms of access: non-commercial research and educational use only "
+    "(https://image-net.org/download.php)"
+)
+_CITE_IMAGENET = (
+    "@article{russakovsky2015imagenet, title={ImageNet Large Scale Visual Recognition Challenge}, "
+    "author={Russakovsky, Olga and Deng, Jia and Su, Hao and others}, journal={IJCV}, "
+    "volume={115}, number={3}, pages={211--252}, year={2015}}"
+)
+
+
+def _register(name: str, **kw) -> DatasetSpec:
+    kw.setdefault("label_space", SPACE)
+    return register_dataset(DatasetSpec(name=name, **kw))
+
+
+# --------------------------------------------------------------------------- ObjectNet mapping
+
+_mapping_sources: list[Path] = []
+
+
+def use_objectnet_mapping(folder_or_file: str | os.PathLike) -> None:
+    """Make the ``objectnet`` entry read its mapping from a converted folder (or a JSON file).
+
+    `data.loading` calls this when it loads a converted ObjectNet folder, so the protocol of
+    the rows just loaded always uses the mapping stored with them.
+    """
+    path = Path(folder_or_file)
+    path = path / MAPPING_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise DatasetError(
+            f"no ObjectNet mapping at {path}; convert ObjectNet first (rib datasets build objectnet)"
+        )
+    if path in _mapping_sources:
+        _mapping_sources.remove(path)
+    _mapping_sources.insert(0, path)
+
+
+def _mapping_candidates() -> list[Path]:
+    from .loading import default_source
+
+    out = list(_mapping_sources)
+    env = os.environ.get("IMAGENET_RIB_OBJECTNET_MAPPING")
+    if env:
+        out.append(Path(env))
+    source = default_source("objectnet")
+    if source:
+        out.append(Path(source) / MAPPING_FILE)
+    return out
+
+
+def objectnet_mapping() -> dict[str, str]:
+    """``{ObjectNet class: "lemma; lemma"}`` of the user's converted ObjectNet.
+
+    Looked up, in order: folders given to `use_objectnet_mapping` (done automatically when a
+    converted folder is loaded), ``$IMAGENET_RIB_OBJECTNET_MAPPING``, the configured source of
+    ``objectnet`` (``IMAGENET_RIB_DATA_OBJECTNET`` / ``$IMAGENET_RIB_DATA_DIR/objectnet``).
+    """
+    for path in _mapping_candidates():
+        if path.is_file():
+            return json.loads(path.read_text())
+    raise DatasetError(
+        "the ObjectNet label mapping is not available: it comes from your ObjectNet download "
+        "(objectnet-1.0/mappings/objectnet_to_imagenet_1k.json) and is stored with the converted "
+        "dataset; convert it with `rib datasets build objectnet --src <objectnet-1.0> --out <folder> "
+        "--i-accept-objectnet-license`, then set IMAGENET_RIB_DATA_OBJECTNET=<folder> "
+        "(or IMAGENET_RIB_OBJECTNET_MAPPING=<folder>/" + MAPPING_FILE + ")"
+    )
+
+
+# --------------------------------------------------------------------------- ImageNet-C sets
+
+
+def c_set_name(corruption: str, severity: int) -> str:
+    """Registry name of one ImageNet-C set: ``imagenet-c/<corruption>/<severity>``."""
+    return f"imagenet-c/{corruption}/{severity}"
+
+
+def c_set_names() -> list[str]:
+    return [c_set_name(c, s) for c in CORRUPTIONS for s in SEVERITIES]
+
+
+def select_part(ds: datasets.Dataset, spec: DatasetSpec) -> datasets.Dataset:
+    """Rows of `ds` (the parent dataset) that belong to the child entry `spec`."""
+    corruption, severity = spec.extra["corruption"], spec.extra["severity"]
+    cols = ds.select_columns(["corruption", "severity"]).to_dict()
+    mask = (np.asarray(cols["corruption"]) == corruption) & (
+        np.asarray(cols["severity"]) == severity
+    )
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        raise DatasetError(
+            f"the {spec.extra['parent']} rows hold no {corruption!r} severity {severity} images; "
+            f"the conversion is incomplete - run `rib datasets verify {spec.extra['parent']}`"
+        )
+    return ds.select(idx)
+
+
+# --------------------------------------------------------------------------- the entries
+
+_register(
+    "imagenet-val",
+    title="ImageNet-1k validation (pretraining reference)",
+    layout="wnid-folders",
+    description="The 50,000 ImageNet-1k (ILSVRC-2012) validation images, 50 per class, sorted "
+    "into <wnid> folders (val/<wnid>/*.JPEG). The pretraining reference: its accuracy change "
+    "after fine-tuning is the pretraining-set degradation.",
+    homepage="https://image-net.org",
+    licence=_IMAGENET_TERMS,
+    citation=_CITE_IMAGENET,
+    num_images=50_000,
+    num_classes=1000,
+    extra={"hf_license": "other", "source_dir": "val"},
+)
+_register(
+    "imagenet-v2",
+    title="ImageNet-V2 (matched frequency)",
+    layout="v2",
+    description="A re-collection of ImageNet's validation set following the original protocol "
+    "(MatchedFrequency variant): 10 images for each of the 1000 classes. The download's folder "
+    "names 0..999 ARE the class indices (numeric, not lexicographic, order).",
+    homepage="https://imagenetv2.org",
+    licence="MIT (ImageNetV2 release); images collected from Flickr - see the homepage",
+    citation="@inproceedings{recht2019imagenet, title={Do ImageNet Classifiers Generalize to "
+    "ImageNet?}, author={Recht, Benjamin and Roelofs, Rebecca and Schmidt, Ludwig and Shankar, "
+    "Vaishaal}, booktitle={ICML}, year={2019}}",
+    num_images=10_000,
+    num_classes=1000,
+    extra={"hf_license": "mit", "source_dir": "imagenetv2-matched-frequency-format-val"},
+)
+_register(
+    "imagenet-a",
+    title="ImageNet-A (natural adversarial examples)",
+    layout="wnid-folders",
+    description="7,500 real-world images that fool ResNet-50 classifiers, over a 200-class "
+    "subset of ImageNet; scored with logits restricted to the 200 classes.",
+    homepage="https://github.com/hendrycks/natural-adv-examples",
+    licence="MIT",
+    citation="@inproceedings{hendrycks2021nae, title={Natural Adversarial Examples}, "
+    "author={Hendrycks, Dan and Zhao, Kevin and Basart, Steven and Steinhardt, Jacob and Song, "
+    "Dawn}, booktitle={CVPR}, year={2021}}",
+    subset=timm_subset("imagenet_a"),
+    num_images=7_500,
+    num_classes=200,
+    extra={"hf_license": "mit", "source_dir": "imagenet-a"},
+)
+_register(
+    "imagenet-r",
+    title="ImageNet-R (renditions)",
+    layout="wnid-folders",
+    description="30,000 renditions (art, cartoons, graffiti, embroidery, origami, sculptures, "
+    "toys, ...) of a 200-class subset of ImageNet (86 classes shared with ImageNet-A); scored "
+    "with logits restricted to the 200 classes.",
+    homepage="https://github.com/hendrycks/imagenet-r",
+    licence="MIT",
+    citation="@inproceedings{hendrycks2021many, title={The Many Faces of Robustness: A Critical "
+    "Analysis of Out-of-Distribution Generalization}, author={Hendrycks, Dan and Basart, Steven "
+    "and Mu, Norman and others}, booktitle={ICCV}, year={2021}}",
+    subset=timm_subset("imagenet_r"),
+    num_images=30_000,
+    num_classes=200,
+    extra={"hf_license": "mit", "source_dir": "imagenet-r"},
+)
+_register(
+    "imagenet-sketch",
+    title="ImageNet-Sketch",
+    layout="wnid-folders",
+    description="50,889 black-and-white sketches, about 50 per ImageNet class, collected with "
+    "Google Image queries '<class name> sketch'.",
+    homepage="https://github.com/HaohanWang/ImageNet-Sketch",
+    licence="MIT",
+    citation="@inproceedings{wang2019learning, title={Learning Robust Global Representations by "
+    "Penalizing Local Predictive Power}, author={Wang, Haohan and Ge, Songwei and Lipton, Zachary "
+    "and Xing, Eric P}, booktitle={NeurIPS}, year={2019}}",
+    num_images=50_889,
+    num_classes=1000,
+    extra={"hf_license": "mit", "source_dir": "sketch"},
+)
+_register(
+    "objectnet",
+    title="ObjectNet (113 ImageNet-overlapping classes)",
+    layout="objectnet",
+    description="Bias-controlled photos of household objects in unusual rotations, viewpoints "
+    "and backgrounds. Only the 113 ObjectNet classes that overlap ImageNet are kept (~18,574 of "
+    "~50,000 images); the red border of every image is cropped (2 px, as the reference code). "
+    "Scored through objectnet_to_imagenet_1k.json with a named rule: max-over-mapped (default), "
+    "first-match, or paper-compat (the reference code's matching, a known defect).",
+    homepage="https://objectnet.dev",
+    licence="ObjectNet licence (https://objectnet.dev/download.html): research use; ObjectNet "
+    "may NOT be used to train or tune the parameters of a model, and its images must not be "
+    "re-hosted. Fine-tuning on it (as this benchmark does) needs an explicit opt-in; it is "
+    "never pushed to the Hub.",
+    citation="@inproceedings{barbu2019objectnet, title={ObjectNet: A large-scale bias-controlled "
+    "dataset for pushing the limits of object recognition models}, author={Barbu, Andrei and "
+    "Mayo, David and Alverio, Julian and others}, booktitle={NeurIPS}, year={2019}}",
+    objectnet_mapping=objectnet_mapping,
+    default_rule="max-over-mapped",
+    num_images=18_574,
+    num_classes=113,
+    requires_opt_in=True,
+    extra={"hf_license": "other", "source_dir": "objectnet-1.0", "border_px": 2},
+)
+_CITE_CARTOON = (
+    "@inproceedings{salvador2022imagenetcartoon, title={ImageNet-Cartoon and ImageNet-Drawing: "
+    "two domain shift datasets for ImageNet}, author={Salvador, Tiago and Oberman, Adam M}, "
+    "booktitle={ICML 2022 Shift Happens Workshop}, year={2022}}"
+)
+for _name, _title, _how in (
+    ("imagenet-cartoon", "ImageNet-Cartoon", "cartoonised with a GAN-based cartoon style transfer"),
+    ("imagenet-drawing", "ImageNet-Drawing", "turned into colour-pencil drawings"),
+):
+    _register(
+        _name,
+        title=_title,
+        layout="wnid-folders",
+        description=f"The 50,000 ImageNet validation images {_how}, sorted into <wnid> folders.",
+        homepage="https://tiagosalvador.github.io/projects/imagenet-shift/",
+        licence="See the homepage; derived from ImageNet validation images, so the ImageNet "
+        "terms of access apply",
+        citation=_CITE_CARTOON,
+        num_images=50_000,
+        num_classes=1000,
+        extra={"hf_license": "other"},
+    )
+_CITE_C = (
+    "@inproceedings{hendrycks2019benchmarking, title={Benchmarking Neural Network Robustness to "
+    "Common Corruptions and Perturbations}, author={Hendrycks, Dan and Dietterich, Thomas}, "
+    "booktitle={ICLR}, year={2019}}"
+)
+_C_LICENCE = "CC BY 4.0 (ImageNet-C release); derived from ImageNet validation images"
+_register(
+    "imagenet-c",
+    title="ImageNet-C (15 corruptions x 5 severities)",
+    layout="imagenet-c",
+    description="The ImageNet validation images under 15 common corruptions at 5 severities "
+    "(<corruption>/<severity>/<wnid>/*.JPEG): 75 sets of 50,000 images. The score is the mean "
+    "over the 75 sets; every set is addressable as imagenet-c/<corruption>/<severity>. The 4 "
+    "'extra' corruptions are not used.",
+    homepage="https://github.com/hendrycks/robustness",
+    licence=_C_LICENCE,
+    citation=_CITE_C,
+    aggregate="mean-over-corruption-severity",
+    num_images=C_IMAGES_PER_SET * 75,
+    num_classes=1000,
+    extra={"hf_license": "cc-by-4.0", "corruptions": CORRUPTIONS, "severities": SEVERITIES},
+)
+for _c in CORRUPTIONS:
+    for _s in SEVERITIES:
+        _register(
+            c_set_name(_c, _s),
+            title=f"ImageNet-C {_c} severity {_s}",
+            layout="imagenet-c",
+            description=f"The ImageNet-C set ({_c}, severity {_s}): rows of imagenet-c.",
+            homepage="https://github.com/hendrycks/robustness",
+            licence=_C_LICENCE,
+            citation=_CITE_C,
+            num_images=C_IMAGES_PER_SET,
+            num_classes=1000,
+            extra={"parent": "imagenet-c", "corruption": _c, "severity": _s},
+        )
+
+
+def real_dataset_names() -> list[str]:
+    """The nine top-level entries (ImageNet-C's per-set children left out)."""
+    return [
+        "imagenet-val",
+        "imagenet-v2",
+        "imagenet-a",
+        "imagenet-r",
+        "imagenet-sketch",
+        "objectnet",
+        "imagenet-cartoon",
+        "imagenet-drawing",
+        "imagenet-c",
+    ]
+
+
+def is_child(spec: DatasetSpec) -> bool:
+    return bool(spec.extra.get("parent"))
+
+
+def child_mapping(spec: DatasetSpec) -> Mapping[str, object]:
+    return {k: spec.extra[k] for k in ("parent", "corruption", "severity")}

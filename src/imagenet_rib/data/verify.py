@@ -1,0 +1,415 @@
+"""Verify a converted dataset against its registry entry: counts, class sets, checksums.
+
+``verify(name, source)`` reads only the metadata columns (never decodes an image) and
+reports exactly what is missing, extra or wrong:
+
+- rows: the number of rows against the registry's count (per (corruption, severity) set
+  for ImageNet-C, with every missing set named);
+- classes: the set of class ids present (wnids, or ObjectNet class names) against the
+  expected set (all 1000 wnids, the A/R subset, the ObjectNet mapping's classes);
+- labels: every row's ``wnid`` agrees with its ``label`` (and, for ObjectNet, the label is
+  the first-match class of its ``class_name``); row ids are unique;
+- checksums: every Parquet shard has the SHA-256 recorded at conversion, no shard is
+  missing or unrecorded (local folders, and Hub repos through their LFS hashes); for the
+  Mini-RIB suite, the content hash of its build manifest.
+
+A report that is not ``ok`` makes ``rib datasets verify`` exit with status 1: an incomplete
+download (FLYP's ObjectNet numbers came from one) cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DatasetError
+from .labels import get_label_space
+from .specs import DatasetSpec, get_dataset_spec
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
+
+META_COLUMNS = ("label", "wnid", "id", "group", "class_name", "corruption", "severity")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a complete copy holds. Tests and partial builds override the registry's values."""
+
+    num_images: int | None = None
+    num_classes: int | None = None
+    classes: tuple[str, ...] | None = None  # class ids (wnids, or ObjectNet class names)
+    sets: tuple[tuple[str, int], ...] | None = None  # ImageNet-C (corruption, severity) sets
+    class_key: str = "wnid"
+
+
+def expected_for(spec: DatasetSpec, classes: Sequence[str] | None = None) -> Expected:
+    """The registry's expectation for `spec` (`classes` overrides the expected class set)."""
+    space = get_label_space(spec.label_space)
+    if classes is None:
+        if spec.subset:
+            classes = spec.subset
+        elif spec.is_objectnet:
+            try:
+                classes = tuple(sorted(spec.objectnet_mapping()))
+            except DatasetError:
+                classes = None  # mapping not available: count-only check
+        elif spec.num_classes == space.num_classes:
+            classes = space.wnids
+    sets = None
+    if "corruptions" in spec.extra:
+        sets = tuple((c, s) for c in spec.extra["corruptions"] for s in spec.extra["severities"])
+    return Expected(
+        spec.num_images,
+        spec.num_classes,
+        tuple(classes) if classes else None,
+        sets,
+        "class_name" if spec.is_objectnet else "wnid",
+    )
+
+
+@dataclass
+class RowMeta:
+    """The metadata columns of a dataset's rows (everything but the image)."""
+
+    columns: dict[str, list]
+
+    def __len__(self) -> int:
+        return len(self.columns["label"])
+
+    def __getitem__(self, key: str) -> list:
+        return self.columns[key]
+
+    @classmethod
+    def from_items(cls, items: Iterable[Any]) -> RowMeta:
+        rows = [item.row() for item in items]
+        return cls({c: [r[i] for r in rows] for i, c in enumerate(META_COLUMNS)})
+
+    @classmethod
+    def from_dataset(cls, ds: datasets.Dataset) -> RowMeta:
+        return cls(ds.select_columns(list(META_COLUMNS)).to_dict())
+
+    def select(self, mask: Sequence[bool]) -> RowMeta:
+        return RowMeta(
+            {c: [v for v, m in zip(vals, mask) if m] for c, vals in self.columns.items()}
+        )
+
+
+@dataclass
+class VerifyReport:
+    """Result of `verify`; ``ok`` only if ``problems`` is empty."""
+
+    name: str
+    source: str
+    num_rows: int = 0
+    expected_rows: int | None = None
+    num_classes: int = 0
+    expected_classes: int | None = None
+    missing_classes: list[str] = field(default_factory=list)
+    extra_classes: list[str] = field(default_factory=list)
+    set_counts: dict[str, int] = field(default_factory=dict)
+    missing_sets: list[str] = field(default_factory=list)
+    label_mismatches: int = 0
+    duplicate_ids: int = 0
+    checksum_errors: list[str] = field(default_factory=list)
+    skipped_in_conversion: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+    def to_text(self) -> str:
+        head = f"{self.name} ({self.source}): {'OK' if self.ok else 'WRONG'} - {self.num_rows} rows"
+        head += f" (expected {self.expected_rows})" if self.expected_rows is not None else ""
+        head += f", {self.num_classes} classes" + (
+            f" (expected {self.expected_classes})" if self.expected_classes is not None else ""
+        )
+        return "\n".join(
+            [head]
+            + [f"  PROBLEM: {p}" for p in self.problems]
+            + [f"  note: {n}" for n in self.notes]
+        )
+
+
+def _short(values: Sequence[Any], n: int = 10) -> str:
+    values = list(values)
+    return f"{values[:n]}" + (f" and {len(values) - n} more" if len(values) > n else "")
+
+
+# --------------------------------------------------------------------------- reading sources
+
+
+def _parquet_files(folder: Path, manifest: dict | None) -> list[Path]:
+    if manifest is not None:
+        return sorted(folder / info["file"] for info in manifest["shards"].values())
+    return sorted(folder.glob("data/**/*.parquet")) or sorted(folder.glob("*.parquet"))
+
+
+def _check_local_shards(folder: Path, manifest: dict, report: VerifyReport) -> None:
+    from .converters.shards import sha256_file
+
+    recorded = {info["file"]: info for info in manifest["shards"].values()}
+    for rel, info in sorted(recorded.items()):
+        path = folder / rel
+        if not path.is_file():
+            report.checksum_errors.append(f"shard {rel} is missing")
+        elif sha256_file(path) != info["sha256"]:
+            report.checksum_errors.append(
+                f"shard {rel} does not match its recorded SHA-256 (modified or damaged)"
+            )
+    for path in sorted(folder.glob("data/**/*.parquet")):
+        rel = path.relative_to(folder).as_posix()
+        if rel not in recorded:
+            report.checksum_errors.append(
+                f"shard {rel} is not in {folder.name}/conversion.json (its rows would be counted twice or are foreign)"
+            )
+
+
+def _check_hub_shards(repo_id: str, manifest: dict, report: VerifyReport) -> None:
+    from huggingface_hub import HfApi
+
+    recorded = {info["file"]: info for info in manifest["shards"].values()}
+    infos = HfApi().get_paths_info(repo_id, list(recorded), repo_type="dataset")
+    found = {i.path: i for i in infos}
+    for rel, info in sorted(recorded.items()):
+        remote = found.get(rel)
+        sha = getattr(getattr(remote, "lfs", None), "sha256", None) if remote else None
+        if remote is None:
+            report.checksum_errors.append(f"shard {rel} is missing from {repo_id}")
+        elif sha is not None and sha != info["sha256"]:
+            report.checksum_errors.append(
+                f"shard {rel} in {repo_id} does not match its recorded SHA-256"
+            )
+
+
+def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMeta, dict | None]:
+    """Metadata columns + conversion manifest of a local folder or Hub dataset id."""
+    import json
+
+    from .converters.engine import read_manifest
+
+    path = Path(source)
+    if path.exists():
+        manifest = read_manifest(path)
+        if (path / "dataset_info.json").exists() or (path / "state.json").exists():
+            import datasets
+
+            return RowMeta.from_dataset(datasets.load_from_disk(str(path))), manifest
+        files = _parquet_files(path, manifest)
+        if manifest is not None:  # read what load_dataset(path) reads: recorded AND foreign shards
+            if report is not None:
+                _check_local_shards(path, manifest, report)
+            files = sorted({f for f in files if f.is_file()} | set(path.glob("data/**/*.parquet")))
+        if not files:
+            raise DatasetError(
+                f"{path} holds no Parquet shards; convert the download with `rib datasets build`"
+            )
+        import pyarrow.parquet as pq
+
+        tables = [pq.read_table(f, columns=list(META_COLUMNS)) for f in files]
+        return RowMeta(
+            {c: [v for t in tables for v in t.column(c).to_pylist()] for c in META_COLUMNS}
+        ), manifest
+    import datasets
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        manifest = json.loads(
+            Path(hf_hub_download(source, "conversion.json", repo_type="dataset")).read_text()
+        )
+    except EntryNotFoundError:
+        manifest = None
+    if manifest is not None and report is not None:
+        _check_hub_shards(source, manifest, report)
+    return RowMeta.from_dataset(datasets.load_dataset(source, split="train")), manifest
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_rows(meta: RowMeta, spec: DatasetSpec, expected: Expected, report: VerifyReport) -> None:
+    """Counts, class set, label consistency, unique ids, ImageNet-C sets (into `report`)."""
+    space = get_label_space(spec.label_space)
+    report.num_rows = len(meta)
+    report.expected_rows = expected.num_images
+    if expected.num_images is not None and len(meta) != expected.num_images:
+        report.problems.append(
+            f"{len(meta)} rows but {spec.name} has {expected.num_images} "
+            f"({len(meta) - expected.num_images:+d}): incomplete or wrong download"
+        )
+    present = set(meta[expected.class_key])
+    report.num_classes = len(present)
+    report.expected_classes = len(expected.classes) if expected.classes else expected.num_classes
+    if expected.classes is not None:
+        report.missing_classes = sorted(set(expected.classes) - present)
+        report.extra_classes = sorted(present - set(expected.classes))
+        if report.missing_classes:
+            report.problems.append(
+                f"{len(report.missing_classes)} classes missing: {_short(report.missing_classes)}"
+            )
+        if report.extra_classes:
+            report.problems.append(
+                f"{len(report.extra_classes)} classes not in {spec.name}: {_short(report.extra_classes)}"
+            )
+    elif expected.num_classes is not None and len(present) != expected.num_classes:
+        report.problems.append(f"{len(present)} classes but {spec.name} has {expected.num_classes}")
+    wrong = [
+        i
+        for i, (lab, w) in enumerate(zip(meta["label"], meta["wnid"]))
+        if not 0 <= lab < space.num_classes or space.wnids[lab] != w
+    ]
+    if spec.is_objectnet:
+        wrong += _objectnet_label_errors(meta, spec, space, report)
+    report.label_mismatches = len(set(wrong))
+    if wrong:
+        report.problems.append(
+            f"{len(set(wrong))} rows whose label disagrees with their class "
+            f"(e.g. id {meta['id'][wrong[0]]!r}); rebuild with `rib datasets build --force`"
+        )
+    dupes = [k for k, n in Counter(meta["id"]).items() if n > 1]
+    report.duplicate_ids = len(dupes)
+    if dupes:
+        report.problems.append(f"{len(dupes)} row ids occur more than once: {_short(dupes, 5)}")
+    if expected.sets is not None:
+        _check_sets(meta, expected, report)
+
+
+def _objectnet_label_errors(
+    meta: RowMeta, spec: DatasetSpec, space: Any, report: VerifyReport
+) -> list[int]:
+    from .protocol import objectnet_protocol
+
+    try:
+        first = objectnet_protocol(space, spec.objectnet_mapping(), "first-match")
+    except DatasetError as err:
+        report.notes.append(f"ObjectNet labels not checked against the mapping: {err}")
+        return []
+    label_of = {name: first.groups[k][0] for name, k in first.target_index.items()}
+    return [
+        i
+        for i, (lab, name) in enumerate(zip(meta["label"], meta["class_name"]))
+        if label_of.get(name, lab) != lab
+    ]
+
+
+def _check_sets(meta: RowMeta, expected: Expected, report: VerifyReport) -> None:
+    counts = Counter(f"{c}/{s}" for c, s in zip(meta["corruption"], meta["severity"]))
+    report.set_counts = dict(sorted(counts.items()))
+    wanted = [f"{c}/{s}" for c, s in expected.sets]
+    report.missing_sets = [k for k in wanted if k not in counts]
+    if report.missing_sets:
+        report.problems.append(
+            f"{len(report.missing_sets)} of {len(wanted)} (corruption, severity) sets "
+            f"are missing: {_short(report.missing_sets)}"
+        )
+    unknown = sorted(set(counts) - set(wanted))
+    if unknown:
+        report.problems.append(f"rows of unknown (corruption, severity) sets: {_short(unknown)}")
+    if expected.num_images:
+        per_set = expected.num_images // len(wanted)
+        off = {k: n for k, n in counts.items() if k in wanted and n != per_set}
+        if off:
+            report.problems.append(
+                f"{len(off)} sets do not have {per_set} rows: {_short(sorted(off.items()))}"
+            )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _verify_mini(spec: DatasetSpec, expected: Expected, seed: int) -> VerifyReport:
+    import json
+
+    import datasets
+
+    from .mini.build import suite_root
+    from .schema import content_hash
+
+    root = suite_root(seed)
+    report = VerifyReport(spec.name, str(root / spec.name))
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        report.problems.append("the Mini-RIB suite is not built; run `rib datasets build mini-rib`")
+        return report
+    entry = json.loads(manifest_path.read_text())["datasets"].get(spec.name)
+    ds = datasets.load_from_disk(str(root / spec.name))
+    check_rows(RowMeta.from_dataset(ds), spec, expected, report)
+    if entry is None:
+        report.problems.append(
+            f"{spec.name} is not in {manifest_path}; rebuild with `rib datasets build mini-rib --force`"
+        )
+    elif entry["num_rows"] != len(ds) or entry["sha256"] != content_hash(ds):
+        report.checksum_errors.append(f"content hash of {spec.name} differs from {manifest_path}")
+    report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
+    return report
+
+
+def verify(
+    name: str,
+    source: str | None = None,
+    *,
+    expected: Expected | None = None,
+    spec: DatasetSpec | None = None,
+    seed: int = 0,
+) -> VerifyReport:
+    """Check the copy of dataset `name` at `source` (folder or Hub id) against its registry entry.
+
+    `source` defaults to the configured one (``IMAGENET_RIB_DATA_<NAME>``, ...); Mini-RIB
+    datasets without a source are checked against their build manifest. `expected`
+    overrides the registry's counts and class set.
+    """
+    from .loading import default_source
+
+    spec = spec or get_dataset_spec(name)
+    parent = spec.extra.get("parent")
+    source = source or default_source(parent or name)
+    if source is None and spec.layout == "mini":
+        return _verify_mini(spec, expected or expected_for(spec), seed)
+    if source is None:
+        raise DatasetError(
+            f"no copy of {name!r} to verify; pass --source <folder or Hub id> or set "
+            f"IMAGENET_RIB_DATA_DIR (convert it first with `rib datasets build {parent or name}`)"
+        )
+    if spec.is_objectnet and Path(source).is_dir():
+        from .imagenet import use_objectnet_mapping
+
+        if (Path(source) / "objectnet_to_imagenet_1k.json").is_file():
+            use_objectnet_mapping(source)
+    report = VerifyReport(name, str(source))
+    meta, manifest = read_source(str(source), report)
+    if parent:
+        meta = meta.select(
+            [
+                c == spec.extra["corruption"] and s == spec.extra["severity"]
+                for c, s in zip(meta["corruption"], meta["severity"])
+            ]
+        )
+    check_rows(meta, spec, expected or expected_for(spec), report)
+    report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
+    if manifest is not None:
+        if not manifest.get("complete"):
+            report.problems.append(
+                "the conversion did not finish; re-run `rib datasets build` to resume it"
+            )
+        skipped = manifest.get("report", {}).get("skipped", [])
+        report.skipped_in_conversion = len(skipped)
+        if skipped:
+            report.notes.append(
+                f"{len(skipped)} images/folders were skipped during conversion "
+                f"({dict(Counter(s['kind'] for s in skipped))}); see conversion.json"
+            )
+    elif spec.layout != "mini":
+        report.notes.append("no conversion manifest: shard checksums not checked")
+    return report

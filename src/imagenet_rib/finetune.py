@@ -1,0 +1,436 @@
+"""Fine-tune one model with one method on one dataset into a run folder (and reload it).
+
+Run folder layout::
+
+    rib_config.json      the resolved config (model + revision, method + options, dataset,
+                         protocol, split, TrainConfig); a folder never takes a different one
+    train_log.jsonl      one line per logged step (loss, loss/ce, loss/<regulariser>, lr)
+    checkpoints/<stage>/ Trainer checkpoints for resuming (deleted after a successful finish)
+    stages/<stage>/      finished intermediate stages (LP of LP-FT), until the run finishes
+    model.safetensors, config.json, rib_model.json, [visual_prompt.safetensors]
+                         the finalized model (LoRA merged), written atomically
+    train_summary.json   written last: its presence marks a finished run
+
+Works the same under ``accelerate launch`` (every process calls `finetune`; the main one
+writes files; ``weight_checksums`` in the summary records every process's final weights).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .data.splits import SplitConfig
+from .errors import ConfigError
+from .paths import atomic_dir, atomic_write_text
+from .training import TrainConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from .models import LoadedModel
+    from .transforms import ImageTransform
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SPLIT = SplitConfig()
+CONFIG_FILE, LOG_FILE, SUMMARY_FILE = "rib_config.json", "train_log.jsonl", "train_summary.json"
+
+
+@dataclass
+class FinetuneResult:
+    """A finished run: its folder, the finalized model (C-way logits) and what produced it."""
+
+    run_dir: Path
+    model: torch.nn.Module
+    transform: ImageTransform
+    method: str
+    config: dict[str, Any]
+    log: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir),
+            "method": self.method,
+            "config": self.config,
+            "log": self.log,
+            "transform": self.transform.to_dict(),
+        }
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No transformers progress bars (weights loading / saving) while a run works."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _read_log(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _trim_log(path: Path, stage: str, keep_until: int) -> None:
+    """Drop log lines of `stage` after step `keep_until` (they are re-logged on resume)."""
+    if path.exists():
+        rows = [
+            r for r in _read_log(path) if r.get("stage", "") != stage or r["step"] <= keep_until
+        ]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def state_checksum(module: torch.nn.Module) -> str:
+    """Hash of a module's state dict (equal weights <=> equal checksums, up to collisions)."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        t = t.detach().cpu()
+        h.update((t.double() if t.is_floating_point() else t).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _resolve_model(model: str | LoadedModel) -> LoadedModel:
+    from .models import LoadedModel, load_model
+
+    loaded = load_model(model) if isinstance(model, str) else model
+    if not isinstance(loaded, LoadedModel):
+        raise ConfigError(f"model must be a name or a LoadedModel, got {type(model).__name__}")
+    # never train the caller's module in place: it is the pretrained reference of other runs
+    return dataclasses.replace(loaded, model=copy.deepcopy(loaded.model))
+
+
+def _check_head(loaded: LoadedModel, protocol, example: torch.Tensor, dataset: str) -> None:
+    import torch
+
+    from .models import logits_of
+
+    with torch.no_grad():
+        logits = logits_of(loaded.model.eval(), example[None])
+    try:
+        protocol.reduce(logits)
+    except ConfigError as err:
+        raise ConfigError(f"cannot fine-tune {loaded.name!r} on {dataset!r}: {err}") from None
+
+
+def _finished(run_dir: Path, resolved: dict[str, Any]) -> FinetuneResult:
+    loaded = load_run(run_dir)
+    return FinetuneResult(
+        run_dir,
+        loaded.model,
+        loaded.transform,
+        resolved["method"],
+        resolved,
+        _read_log(run_dir / LOG_FILE),
+    )
+
+
+def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
+    """True if `run_dir` holds this run already; raises if it holds a different one."""
+    path = run_dir / CONFIG_FILE
+    if not path.exists():
+        return False
+    old = json.loads(path.read_text())
+    strip = lambda d: {k: v for k, v in d.items() if k != "provenance"}  # noqa: E731
+    if strip(old) != strip(resolved):
+        diff = sorted(
+            k
+            for k in set(old) | set(resolved)
+            if k != "provenance" and old.get(k) != resolved.get(k)
+        )
+        raise ConfigError(
+            f"run folder {run_dir} holds a run with a different config (differs in {diff}); "
+            f"pass another output_dir or delete that folder to replace it"
+        )
+    return True
+
+
+def finetune(
+    model: str | LoadedModel,
+    method: str,
+    dataset: str,
+    *,
+    method_config: dict[str, Any] | None = None,
+    train: TrainConfig | dict[str, Any] | None = None,
+    split: SplitConfig = DEFAULT_SPLIT,
+    rule: str | None = None,
+    max_train_samples: int | None = None,
+    output_dir: str | Path,
+    resume: bool = True,
+    source: str | None = None,
+    opt_in: bool = False,
+    callbacks: Sequence[Any] = (),
+) -> FinetuneResult:
+    """Fine-tune `model` with `method` on the train part of `dataset`; see module docstring.
+
+    `model` is a name / folder / Hub id or a `LoadedModel` (copied, never trained in place).
+    `train` overrides the reference hyperparameters. With `resume`, an interrupted run
+    continues from its last checkpoint and a finished one is returned without retraining.
+    `opt_in` must be True to tune on a dataset whose licence forbids it (ObjectNet);
+    `callbacks` are extra `TrainerCallback`s (every stage).
+    """
+    with _quiet():
+        return _finetune(
+            model,
+            method,
+            dataset,
+            method_config=method_config,
+            train=train,
+            split=split,
+            rule=rule,
+            max_train_samples=max_train_samples,
+            output_dir=output_dir,
+            resume=resume,
+            source=source,
+            opt_in=opt_in,
+            callbacks=callbacks,
+        )
+
+
+def _finetune(
+    model,
+    method,
+    dataset,
+    *,
+    method_config,
+    train,
+    split,
+    rule,
+    max_train_samples,
+    output_dir,
+    resume,
+    source,
+    opt_in,
+    callbacks,
+) -> FinetuneResult:
+    import numpy as np
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .data.loading import load_split
+    from .data.specs import get_dataset_spec
+    from .data.tensors import PixelDataset, pixels
+    from .methods import SetupContext, get_method
+    from .methods.weights import save_module
+    from .training import build_trainer
+
+    meth = get_method(method)
+    if meth.kind != "train":
+        raise ConfigError(
+            f"method {method!r} is of kind {meth.kind!r} and is not trained; "
+            f"{'use derived_models()' if meth.kind == 'derived' else 'evaluate the pretrained model'}"
+        )
+    mcfg = meth.make_config(method_config)
+    tcfg = train if isinstance(train, TrainConfig) else TrainConfig.from_dict(dict(train or {}))
+    spec = get_dataset_spec(dataset)
+    if spec.requires_opt_in and not opt_in:
+        raise ConfigError(
+            f"the licence of {dataset!r} forbids tuning model parameters on it; pass "
+            f"opt_in=True (--opt-in) only if your use is permitted"
+        )
+    stages = meth.stages(mcfg)
+    loaded = _resolve_model(model)
+    if loaded.label_space and loaded.label_space != spec.label_space:
+        raise ConfigError(
+            f"model {loaded.name!r} predicts label space {loaded.label_space!r} but "
+            f"{dataset!r} is labelled in {spec.label_space!r}; pick a model over "
+            f"{spec.label_space!r}"
+        )
+    protocol = spec.protocol(rule)
+    resolved = _jsonable(
+        {
+            "model": {
+                "name": loaded.name,
+                "revision": loaded.revision,
+                "kind": loaded.kind,
+                "label_space": loaded.label_space,
+                "transform": loaded.transform.to_dict(),
+            },
+            "method": meth.name,
+            "method_config": mcfg.to_dict(),
+            "dataset": dataset,
+            "protocol": protocol.to_dict(),
+            "split": split.to_dict(),
+            "train": tcfg.to_dict(),
+            "max_train_samples": max_train_samples,
+            "source": source,
+            "provenance": {
+                "library_version": __version__,
+                "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+            },
+        }
+    )
+    run_dir = Path(output_dir)
+    if _check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+        logger.info("run %s is finished; not retraining", run_dir)
+        return _finished(run_dir, resolved)
+    log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
+    if _is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            for stale in (ckpt_root, run_dir / "stages"):
+                shutil.rmtree(stale, ignore_errors=True)
+            log_path.unlink(missing_ok=True)
+        atomic_write_text(
+            run_dir / CONFIG_FILE, json.dumps(resolved, indent=2, sort_keys=True) + "\n"
+        )
+
+    part = load_split(
+        dataset, "train", split, rule=rule, source=source, max_samples=max_train_samples
+    )
+    train_ds = PixelDataset(pixels(part.dataset, loaded.transform), part.targets, loaded.transform)
+    _check_head(loaded, protocol, train_ds[0]["pixel_values"], dataset)
+    context = SetupContext(loaded=loaded, split=split, seed=tcfg.seed, batch_size=tcfg.batch_size)
+    steps, trainer = 0, None
+    for i, stage in enumerate(stages):
+        stage_dir = run_dir / "stages" / stage.name
+        if (
+            len(stages) > 1
+            and i < len(stages) - 1
+            and (stage_dir / "rib_model.json").exists()
+            and resume
+        ):
+            from .methods.weights import load_module
+
+            loaded = dataclasses.replace(loaded, model=load_module(stage_dir)[0])
+            continue
+        set_seed(tcfg.seed)
+        module = stage.method.prepare(loaded, stage.config)
+        regs = stage.method.regularisers(loaded, stage.config, context)
+        ckpt = ckpt_root / stage.name
+        last = get_last_checkpoint(str(ckpt)) if resume and ckpt.is_dir() else None
+        if _is_main():
+            _trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
+        trainer = build_trainer(
+            module,
+            train_ds,
+            protocol.reduce,
+            tcfg,
+            ckpt,
+            regularisers=regs,
+            epochs=stage.epochs,
+            log_path=log_path,
+            stage=stage.name,
+            callbacks=callbacks,
+        )
+        trainer.train(resume_from_checkpoint=last)
+        steps += trainer.state.global_step
+        final = stage.method.finalize(trainer.accelerator.unwrap_model(trainer.model), stage.config)
+        loaded = dataclasses.replace(loaded, model=final)
+        if i < len(stages) - 1 and _is_main():
+            with atomic_dir(stage_dir) as tmp:
+                save_module(final, tmp, {"stage": stage.name})
+        trainer.accelerator.wait_for_everyone()
+
+    from accelerate.utils import gather_object
+
+    final = loaded.model.eval()
+    checksums = gather_object([state_checksum(final)])
+    info = {
+        "name": f"{loaded.name}@{meth.name}:{dataset}",
+        "base_model": loaded.name,
+        "base_revision": loaded.revision,
+        "kind": loaded.kind,
+        "label_space": loaded.label_space,
+        "transform": loaded.transform.to_dict(),
+        "method": meth.name,
+    }
+    if _is_main():
+        tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
+        save_module(final, tmp, info)
+        for f in tmp.iterdir():
+            os.replace(f, run_dir / f.name)
+        tmp.rmdir()
+        summary = {
+            "global_steps": steps,
+            "num_train_images": len(train_ds),
+            "weight_checksums": checksums,
+            "ranks_agree": len(set(checksums)) == 1,
+            "class_counts": np.bincount(part.targets, minlength=protocol.num_targets).tolist(),
+        }
+        atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        shutil.rmtree(ckpt_root, ignore_errors=True)
+        shutil.rmtree(run_dir / "stages", ignore_errors=True)
+    if trainer is not None:
+        trainer.accelerator.wait_for_everyone()
+    return FinetuneResult(
+        run_dir, final, loaded.transform, meth.name, resolved, _read_log(log_path)
+    )
+
+
+def load_run(run_dir: str | Path) -> LoadedModel:
+    """Reload a finished run's finalized model and transform (LoRA is merged: applied once)."""
+    run_dir = Path(run_dir)
+    with _quiet():
+        return _load_run(run_dir)
+
+
+def _load_run(run_dir: Path) -> LoadedModel:
+    from .methods.weights import load_module
+    from .models import LoadedModel
+    from .models.hf import _revision_of
+    from .transforms import ImageTransform
+
+    if not (run_dir / SUMMARY_FILE).exists():
+        raise ConfigError(
+            f"{run_dir} holds no finished run (no {SUMMARY_FILE}); run `rib finetune` "
+            f"with --output-dir {run_dir} to finish it"
+        )
+    module, meta = load_module(run_dir)
+    tr = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["transform"].items()}
+    return LoadedModel(
+        name=meta["name"],
+        model=module,
+        transform=ImageTransform(**tr),
+        label_space=meta["label_space"],
+        revision=_revision_of(run_dir),
+        kind=meta["kind"],
+        info={"run_dir": str(run_dir), "method": meta["method"]},
+    )
+
+
+def derived_models(
+    method: str,
+    pretrained: LoadedModel,
+    runs: Sequence[FinetuneResult | str | Path],
+    method_config: dict[str, Any] | None = None,
+) -> list[tuple[str, torch.nn.Module]]:
+    """Models of a ``derived`` method (wise-ft sweep, soup) from finished runs, no training."""
+    from .methods import get_method
+
+    meth = get_method(method)
+    if meth.kind != "derived":
+        raise ConfigError(
+            f"method {method!r} is of kind {meth.kind!r}; derived_models() serves "
+            f"'wise-ft' and 'soup'"
+        )
+    cfg = meth.make_config(method_config)
+    modules = [r.model if isinstance(r, FinetuneResult) else load_run(r).model for r in runs]
+    return meth.derive(pretrained, modules, cfg)

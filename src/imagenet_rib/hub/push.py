@@ -1,0 +1,264 @@
+"""Publishing: a run (weights + card + ``.eval_results``) to a model repo, its rows to a
+leaderboard dataset, and the benchmark's ``eval.yaml``.
+
+Credentials come only from huggingface_hub's own mechanisms (``HF_TOKEN``, ``hf auth login``);
+this module never reads, logs or writes a token. The leaderboard is one Parquet file of
+`ResultRecord` rows; an append reads the rows at the repo's head, merges (the new row wins on a
+duplicate key) and commits with ``parent_commit`` = that head, retrying when another writer
+committed in between, so concurrent pushes never lose each other's rows.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, RIBError
+from ..records import ResultRecord
+from ..report.tables import SuiteInfo
+from .cards import benchmark_eval_yaml, read_run_config
+from .model_card import RunCard, build_model_card
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+LEADERBOARD_FILE = "data/results.parquet"
+KEY = ["run_id", "variant", "eval_dataset", "eval_part"]
+#: Run-folder content never uploaded: training checkpoints, temporary and hidden files.
+_SKIP_DIRS = {"checkpoints", "__pycache__"}
+_LEADERBOARD_CARD = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: {path}
+tags:
+- imagenet-rib
+- leaderboard
+---
+
+# ImageNet-RIB leaderboard results
+
+One row per measured accuracy (top-1, percent) of a pretrained or fine-tuned model on one evaluation
+dataset, with its full provenance: the columns of `imagenet_rib.records.ResultRecord`
+({columns}). Key: (run_id, variant, eval_dataset, eval_part). Rows are appended by `rib push`;
+compute RIB scores with `imagenet_rib.report.compute_scores(df)`.
+"""
+
+
+@dataclass
+class LeaderboardResult:
+    repo_id: str
+    rows_before: int
+    rows_added: int
+    rows_after: int
+    commit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PushResult:
+    repo_id: str
+    commit: str
+    files: list[str]
+    leaderboard: LeaderboardResult | None = None
+    card: RunCard | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repo_id": self.repo_id,
+            "commit": self.commit,
+            "files": self.files,
+            "leaderboard": self.leaderboard.to_dict() if self.leaderboard else None,
+        }
+
+
+def _run_files(run_dir: Path) -> list[Path]:
+    out = []
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir)
+        if not path.is_file() or any(p.startswith(".") or p in _SKIP_DIRS for p in rel.parts):
+            continue
+        if ".tmp" in path.name or rel.as_posix() == "README.md":
+            continue
+        out.append(path)
+    if not any(p.suffix in (".safetensors", ".bin") for p in out):
+        raise ConfigError(f"{run_dir} holds no weights (*.safetensors); is the run finished?")
+    return out
+
+
+def push_run(
+    run_dir: str | Path,
+    repo_id: str,
+    records: pd.DataFrame,
+    *,
+    leaderboard_repo: str | None = None,
+    private: bool | None = None,
+    run_id: str | None = None,
+    variant: str | None = None,
+    commit_message: str | None = None,
+    **card_options: Any,
+) -> PushResult:
+    """Upload a run folder (weights, config, processor, log), its model card and its
+    ``.eval_results`` files to `repo_id` in ONE commit; then append the run's rows (and its
+    model's pretrained baseline rows) to `leaderboard_repo` if given.
+
+    `card_options` go to `build_model_card` (namespace, benchmark, base_model, ...).
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    run_dir = Path(run_dir)
+    files = _run_files(run_dir)
+    card = build_model_card(
+        records,
+        read_run_config(run_dir),
+        run_id=run_id,
+        variant=variant,
+        run_dir=run_dir,
+        repo_id=repo_id,
+        **card_options,
+    )
+    ops = [CommitOperationAdd(p.relative_to(run_dir).as_posix(), str(p)) for p in files]
+    ops.append(CommitOperationAdd("README.md", str(card.card).encode()))
+    ops += [CommitOperationAdd(path, text.encode()) for path, text in card.eval_results.items()]
+    api = HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    info = api.create_commit(
+        repo_id,
+        operations=ops,
+        commit_message=commit_message
+        or f"ImageNet-RIB run {card.rows.run_id}"
+        + (f" [{card.rows.variant}]" if card.rows.variant else ""),
+    )
+    logger.info("pushed run %s to %s (%d files)", card.rows.run_id, repo_id, len(ops))
+    result = PushResult(repo_id, info.oid, sorted(op.path_in_repo for op in ops), card=card)
+    if leaderboard_repo:
+        rows = records[
+            records["run_id"].isin([card.rows.run_id]) & (records["variant"] == card.rows.variant)
+        ]
+        result.leaderboard = append_leaderboard(leaderboard_repo, [rows, card.rows.baseline])
+    return result
+
+
+def _read_rows(api: Any, repo_id: str, revision: str) -> pd.DataFrame | None:
+    import pandas as pd
+    from huggingface_hub import hf_hub_download
+
+    if LEADERBOARD_FILE not in api.list_repo_files(repo_id, repo_type="dataset", revision=revision):
+        return None
+    path = hf_hub_download(repo_id, LEADERBOARD_FILE, repo_type="dataset", revision=revision)
+    df = pd.read_parquet(path)
+    missing = sorted(set(ResultRecord.columns()) - set(df.columns))
+    if missing:
+        raise RIBError(
+            f"{repo_id}/{LEADERBOARD_FILE} lacks column(s) {missing}: it is not an ImageNet-RIB "
+            "leaderboard; choose another --leaderboard repo (nothing was changed)"
+        )
+    return df
+
+
+def merge_rows(existing: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """Existing rows + new rows, one row per key (the new row wins), sorted by key."""
+    import pandas as pd
+
+    cols = ResultRecord.columns()
+    frames = [f for f in (existing, new[cols]) if f is not None and len(f)]
+    merged = pd.concat(frames, ignore_index=True) if frames else new[cols].iloc[:0]
+    merged = merged.drop_duplicates(KEY, keep="last")
+    return merged.sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def append_leaderboard(
+    repo_id: str,
+    rows: pd.DataFrame | Sequence[pd.DataFrame],
+    *,
+    private: bool | None = None,
+    max_retries: int = 5,
+) -> LeaderboardResult:
+    """Append `rows` (ResultRecord columns) to the leaderboard dataset repo without losing any
+    existing row (optimistic concurrency on the repo head, see the module docstring)."""
+    import pandas as pd
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    new = pd.concat(list(rows), ignore_index=True) if not isinstance(rows, pd.DataFrame) else rows
+    missing = sorted(set(ResultRecord.columns()) - set(new.columns))
+    if missing:
+        raise ConfigError(f"leaderboard rows lack column(s) {missing}; pass ResultStore rows")
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    for attempt in range(max_retries):
+        head = api.repo_info(repo_id, repo_type="dataset").sha
+        existing = _read_rows(api, repo_id, head)
+        merged = merge_rows(existing, new)
+        buf = io.BytesIO()
+        merged.to_parquet(buf, index=False)
+        ops = [CommitOperationAdd(LEADERBOARD_FILE, buf.getvalue())]
+        if "README.md" not in api.list_repo_files(repo_id, repo_type="dataset", revision=head):
+            text = _LEADERBOARD_CARD.format(
+                path=LEADERBOARD_FILE, columns=", ".join(ResultRecord.columns())
+            )
+            ops.append(CommitOperationAdd("README.md", text.encode()))
+        before = 0 if existing is None else len(existing)
+        try:
+            info = api.create_commit(
+                repo_id,
+                operations=ops,
+                repo_type="dataset",
+                parent_commit=head,
+                commit_message=f"Add {len(merged) - before} ImageNet-RIB result rows",
+            )
+        except HfHubHTTPError as err:
+            status = getattr(err.response, "status_code", None)
+            if status in (409, 412) and attempt + 1 < max_retries:
+                logger.info("leaderboard %s moved while appending; retrying", repo_id)
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise
+        return LeaderboardResult(repo_id, before, len(merged) - before, len(merged), info.oid)
+    raise RIBError(
+        f"could not append to {repo_id} after {max_retries} attempts (concurrent writers)"
+    )
+
+
+def publish_benchmark_eval_yaml(
+    repo_id: str,
+    suite: SuiteInfo | str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    private: bool | None = None,
+) -> str:
+    """Write ``eval.yaml`` at the root of the benchmark dataset repo (creating the repo if
+    needed) so the Hub aggregates the models' ``.eval_results`` into its leaderboard.
+    `suite` is a `SuiteInfo` or a suite name / YAML path for `suites.load_suite`."""
+    from huggingface_hub import HfApi
+
+    if not isinstance(suite, SuiteInfo):
+        from ..suites import load_suite
+
+        cfg = load_suite(suite)
+        suite, name = (
+            SuiteInfo(tuple(cfg.datasets), cfg.reference),
+            name or f"ImageNet-RIB ({cfg.name})",
+        )
+    text = benchmark_eval_yaml(suite, name=name or "ImageNet-RIB", description=description)
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    info = api.upload_file(
+        path_or_fileobj=text.encode(),
+        path_in_repo="eval.yaml",
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Add the ImageNet-RIB benchmark eval.yaml",
+    )
+    return info.oid if hasattr(info, "oid") else str(info)

@@ -1,0 +1,153 @@
+"""Weight-space operations and the on-disk format of a finalized module.
+
+Interpolation and averaging act on floating-point entries of state dicts; integer buffers
+(counters) are taken from the first model. A finalized module is saved as:
+
+- a transformers model (ViT, timm wrapper): ``save_pretrained`` (model.safetensors + config.json);
+- a torchvision wrapper: ``model.safetensors`` of the network + its architecture name;
+- a visual-prompt wrapper: the inner model as above + ``visual_prompt.safetensors``;
+
+described by ``rib_model.json`` (kind, wrapper, transform, label space), so `load_module`
+rebuilds exactly what was saved (LoRA is merged before saving, never applied twice).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+MODEL_FILE = "rib_model.json"
+PROMPT_FILE = "visual_prompt.safetensors"
+
+
+def _check_same_keys(states: Sequence[Mapping[str, torch.Tensor]]) -> None:
+    first = states[0]
+    for k, sd in enumerate(states[1:], start=1):
+        if set(sd) != set(first):
+            diff = sorted(set(sd) ^ set(first))[:5]
+            raise ConfigError(
+                f"weights of model {k} do not match model 0 (keys {diff}); only runs of "
+                f"the same architecture and method family can be combined"
+            )
+        bad = [n for n in first if sd[n].shape != first[n].shape]
+        if bad:
+            raise ConfigError(
+                f"weights of model {k} differ in shape at {bad[:5]}; they cannot be combined"
+            )
+
+
+def interpolate(
+    pre: Mapping[str, torch.Tensor], ft: Mapping[str, torch.Tensor], alpha: float
+) -> dict:
+    """theta(a) = (1 - a) theta_pre + a theta_ft, entry-wise over float tensors."""
+    _check_same_keys([pre, ft])
+    out = {}
+    for name, a in pre.items():
+        b = ft[name]
+        if a.is_floating_point():
+            out[name] = (
+                b.clone()
+                if alpha == 1.0
+                else a.clone()
+                if alpha == 0.0
+                else ((1.0 - alpha) * a.float() + alpha * b.float()).to(a.dtype)
+            )
+        else:
+            out[name] = a.clone()
+    return out
+
+
+def average(
+    states: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float] | None = None
+) -> dict:
+    """theta = sum_m w_m theta_m (uniform w_m = 1/M by default)."""
+    _check_same_keys(states)
+    w = list(weights) if weights is not None else [1.0 / len(states)] * len(states)
+    out = {}
+    for name, first in states[0].items():
+        if first.is_floating_point():
+            acc = sum(wm * sd[name].float() for wm, sd in zip(w, states))
+            out[name] = acc.to(first.dtype)
+        else:
+            out[name] = first.clone()
+    return out
+
+
+def module_with_state(
+    template: torch.nn.Module, state: Mapping[str, torch.Tensor]
+) -> torch.nn.Module:
+    """A copy of `template` holding `state` (strict: every key must match)."""
+    module = copy.deepcopy(template)
+    module.load_state_dict(dict(state), strict=True)
+    return module.eval()
+
+
+def save_module(module: torch.nn.Module, folder: Path, info: dict[str, Any]) -> None:
+    """Write `module` (finalized) into `folder` with ``rib_model.json`` = info + format."""
+    from safetensors.torch import save_file
+    from transformers import PreTrainedModel
+
+    from .visual_prompt.prompter import PromptedModel
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = dict(info)
+    if isinstance(module, PromptedModel):
+        p = module.prompter
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in p.state_dict().items()},
+            str(folder / PROMPT_FILE),
+        )
+        meta["wrapper"] = {"type": "visual-prompt", "image_size": p.image_size, "width": p.width}
+        module = module.model
+    else:
+        meta["wrapper"] = None
+    if isinstance(module, PreTrainedModel):
+        module.save_pretrained(folder)
+        meta["format"] = "transformers"
+    elif hasattr(module, "arch") and hasattr(module, "net"):
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in module.net.state_dict().items()},
+            str(folder / "model.safetensors"),
+        )
+        meta["format"] = "torchvision"
+        meta["arch"] = module.arch
+    else:
+        raise ConfigError(
+            f"cannot save a {type(module).__name__}: finalize() must return a transformers "
+            f"model, a torchvision wrapper or a prompt wrapper"
+        )
+    (folder / MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def load_module(folder: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild what `save_module` wrote; returns (module in eval mode, rib_model.json)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    meta = json.loads((folder / MODEL_FILE).read_text())
+    if meta["format"] == "transformers":
+        from transformers import AutoModelForImageClassification
+
+        module = AutoModelForImageClassification.from_pretrained(folder)
+    else:
+        from ..models.presets import build_torchvision
+
+        module = build_torchvision(meta["arch"], weights=None)
+        module.net.load_state_dict(load_file(str(folder / "model.safetensors")))
+    wrapper = meta.get("wrapper")
+    if wrapper and wrapper["type"] == "visual-prompt":
+        from .visual_prompt.prompter import PadPrompter, PromptedModel
+
+        prompter = PadPrompter(wrapper["image_size"], wrapper["width"])
+        prompter.load_state_dict(load_file(str(folder / PROMPT_FILE)))
+        module = PromptedModel(prompter, module)
+    return module.eval(), meta

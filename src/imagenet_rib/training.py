@@ -1,0 +1,325 @@
+"""Training: `TrainConfig` (reference hyperparameters), the `RIBTrainer` and its callbacks.
+
+One `transformers.Trainer` subclass serves every method. For an optimizer step over the
+micro-batches m = 1..M of all processes, N = sum_m |m| samples, its loss is
+
+    L = 1/N sum_n CE(reduce(f(x_n)), y_n)  +  1/N sum_n R_n  (per-sample regularisers, LwF)
+                                           +  R(theta)       (per-step regularisers, EWC/L2-SP)
+
+``reduce`` is the fine-tuning dataset's label protocol (logits restricted to its label
+subset before the softmax, PROTOCOL.md section 3). Each micro-batch contributes its sums
+divided by the Trainer's ``num_items_in_batch`` = N (and |m| / N of a per-step penalty), so
+gradient accumulation and data parallelism give the gradient of the large batch exactly,
+whatever the micro-batch sizes. Regularisers are set up by `RegulariserSetup` at the end of
+``Trainer.__init__``, from the pretrained module, before a checkpoint is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import ConfigBase, check_choice, check_range, field
+
+if TYPE_CHECKING:
+    import torch
+
+    from .methods.base import Regulariser
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
+PRECISIONS = ("no", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig(ConfigBase):
+    """Optimisation options; defaults are the reference hyperparameters (PROTOCOL.md section 6)."""
+
+    optimizer: str = field("sgd", help="'sgd' or 'adamw'")
+    lr: float = field(1e-3, help="peak learning rate")
+    momentum: float = field(0.9, help="SGD momentum")
+    weight_decay: float = field(0.0, help="weight decay")
+    scheduler: str = field(
+        "cosine",
+        help="per-step schedule after warm-up: cosine, linear, constant, constant_with_warmup",
+    )
+    warmup_steps: int = field(196, help="linear warm-up steps")
+    epochs: float = field(10.0, help="training epochs (per stage for multi-stage methods)")
+    max_steps: int = field(-1, help="stop after this many optimizer steps (-1: use epochs)")
+    batch_size: int = field(
+        64,
+        help="GLOBAL batch: samples per optimizer step over all processes and accumulation steps",
+    )
+    gradient_accumulation_steps: int = field(1, help="micro-batches per optimizer step")
+    mixed_precision: str = field("no", help="'no', 'fp16' (CUDA) or 'bf16'")
+    seed: int = field(0, help="seed of initialisation and data order")
+    save_steps: int = field(500, help="checkpoint every N optimizer steps for resuming (0: never)")
+    logging_steps: int = field(50, help="log the losses every N optimizer steps")
+    num_workers: int = field(0, help="data-loader worker processes")
+
+    def __post_init__(self) -> None:
+        owner = "TrainConfig"
+        check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
+        check_choice(owner, "scheduler", self.scheduler, SCHEDULERS)
+        check_choice(owner, "mixed_precision", self.mixed_precision, PRECISIONS)
+        check_range(owner, "lr", self.lr, 0, lo_open=True)
+        check_range(owner, "momentum", self.momentum, 0, 1, hi_open=True)
+        check_range(owner, "weight_decay", self.weight_decay, 0)
+        check_range(owner, "warmup_steps", self.warmup_steps, 0)
+        check_range(owner, "epochs", self.epochs, 0, lo_open=True)
+        check_range(owner, "batch_size", self.batch_size, 1)
+        check_range(owner, "gradient_accumulation_steps", self.gradient_accumulation_steps, 1)
+        check_range(owner, "save_steps", self.save_steps, 0)
+        check_range(owner, "logging_steps", self.logging_steps, 1)
+        check_range(owner, "num_workers", self.num_workers, 0)
+        if self.max_steps == 0 or self.max_steps < -1:
+            check_range(owner, "max_steps", self.max_steps, 1)
+
+    def per_device_batch(self, num_processes: int) -> int:
+        per = self.batch_size // (num_processes * self.gradient_accumulation_steps)
+        if per * num_processes * self.gradient_accumulation_steps != self.batch_size:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"TrainConfig.batch_size={self.batch_size} is not divisible by {num_processes} "
+                f"process(es) x {self.gradient_accumulation_steps} accumulation step(s); choose a "
+                f"batch size that is a multiple of {num_processes * self.gradient_accumulation_steps}"
+            )
+        return per
+
+
+def training_arguments(
+    cfg: TrainConfig, output_dir: Path, *, num_processes: int = 1, epochs: float | None = None
+):
+    """`transformers.TrainingArguments` for `cfg` (no eval loop, no tqdm, sparse checkpoints)."""
+    import torch
+    from transformers import TrainingArguments
+
+    from .errors import ConfigError
+
+    cuda = torch.cuda.is_available()
+    if cfg.mixed_precision == "fp16" and not cuda:
+        raise ConfigError("mixed_precision='fp16' needs a CUDA device; use 'bf16' or 'no' on CPU")
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=cfg.per_device_batch(num_processes),
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_steps,
+        num_train_epochs=epochs if epochs is not None else cfg.epochs,
+        max_steps=cfg.max_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        fp16=cfg.mixed_precision == "fp16",
+        bf16=cfg.mixed_precision == "bf16",
+        use_cpu=not cuda,
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or 500,
+        save_total_limit=1,
+        logging_strategy="steps",
+        logging_steps=cfg.logging_steps,
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=cfg.num_workers,
+        dataloader_pin_memory=cuda,
+        label_names=["labels"],
+        remove_unused_columns=False,
+        eval_strategy="no",
+        log_level="warning",
+        ddp_find_unused_parameters=False,
+    )
+
+
+def _optimizer(cfg: TrainConfig) -> tuple[type, dict[str, Any]]:
+    import torch
+
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD, {"lr": cfg.lr, "momentum": cfg.momentum}
+    return torch.optim.AdamW, {"lr": cfg.lr}
+
+
+class RegulariserSetup:
+    """Callback: set every regulariser up from the pretrained module when the Trainer is built
+    (``on_init_end``), i.e. before any step and before a checkpoint is resumed."""
+
+    def __init__(self, regularisers: Sequence[Regulariser]) -> None:
+        self.regularisers = list(regularisers)
+
+    def __getattr__(self, name: str) -> Callable[..., None]:  # every other TrainerCallback event
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+    def on_init_end(self, args, state, control, model=None, **kwargs) -> None:
+        for reg in self.regularisers:
+            reg.setup(model)
+
+
+class JsonlLogger:
+    """Callback: append every log dict (with its step) to ``train_log.jsonl`` on the main process."""
+
+    def __init__(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+        self.path, self.extra = Path(path), dict(extra or {})
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        if state.is_world_process_zero and logs:
+            with open(self.path, "a") as fh:
+                fh.write(
+                    json.dumps({"step": state.global_step, **self.extra, **logs}, default=float)
+                    + "\n"
+                )
+
+
+_CLASS_CACHE: dict[str, type] = {}
+
+
+def _trainer_class() -> type:
+    if "RIBTrainer" in _CLASS_CACHE:
+        return _CLASS_CACHE["RIBTrainer"]
+    from transformers import Trainer
+
+    from .models import logits_of
+
+    class RIBTrainer(Trainer):
+        """`Trainer` whose loss is the protocol-restricted CE plus the regularisers' penalties."""
+
+        def __init__(
+            self,
+            *args: Any,
+            reduce: Callable[[torch.Tensor], torch.Tensor],
+            regularisers: Sequence[Regulariser] = (),
+            **kwargs: Any,
+        ) -> None:
+            self.reduce = reduce
+            self.regularisers = list(regularisers)
+            self._terms: dict[str, list] = {}
+            callbacks = list(kwargs.pop("callbacks", None) or [])
+            super().__init__(
+                *args, callbacks=[RegulariserSetup(self.regularisers), *callbacks], **kwargs
+            )
+            # our compute_loss normalises by num_items_in_batch, so ask the Trainer to count it
+            # (it only does for models "accepting loss kwargs") and not to rescale the loss again
+            self.model_accepts_loss_kwargs = True
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            import torch
+
+            labels, x = inputs["labels"], inputs["pixel_values"]
+            logits = self.reduce(logits_of(model, x))  # (B, K)
+            n_local = labels.shape[0]
+            scale = 1.0
+            if num_items_in_batch is None:
+                denom = n_local
+            else:
+                denom = num_items_in_batch
+                if self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
+                    scale = float(self.accelerator.num_processes)  # DDP averages over processes
+            ce_sum = torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+            loss = ce_sum / denom
+            self._track("ce", ce_sum.detach() / n_local)
+            plain = self.accelerator.unwrap_model(model)
+            for reg in self.regularisers:
+                pen = reg.penalty(plain, x, logits, self.reduce)
+                if reg.per_sample:
+                    loss = loss + pen.sum() / denom
+                    self._track(reg.name, pen.detach().mean())
+                else:
+                    loss = loss + pen * (n_local / denom)
+                    self._track(reg.name, pen.detach())
+            loss = loss * scale
+            return (loss, logits) if return_outputs else loss
+
+        def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+            # Checkpoints hold the module's own state-dict keys. transformers 5's save_pretrained
+            # converts ViT keys to the legacy layout, which the Trainer's resume path then loads
+            # non-strictly (silently missing every layer); raw keys load exactly, for every
+            # model kind (HF, timm wrapper, torchvision wrapper, peft, prompt wrapper).
+            import os
+
+            import torch
+            from safetensors.torch import save_file
+
+            output_dir = output_dir or self.args.output_dir
+            os.makedirs(output_dir, exist_ok=True)
+            sd = (
+                state_dict
+                if state_dict is not None
+                else self.accelerator.unwrap_model(self.model).state_dict()
+            )
+            tensors = {k: v.detach().cpu().contiguous().clone() for k, v in sd.items()}
+            save_file(
+                tensors, os.path.join(output_dir, "model.safetensors"), metadata={"format": "pt"}
+            )
+            torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
+
+        def _track(self, name: str, value: torch.Tensor) -> None:
+            self._terms.setdefault(name, []).append(value.float())
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if "loss" in logs and self._terms:
+                import torch
+
+                for name, values in self._terms.items():
+                    logs[f"loss/{name}"] = float(torch.stack(values).mean())
+                self._terms = {}
+            super().log(logs, start_time)
+
+    _CLASS_CACHE["RIBTrainer"] = RIBTrainer
+    return RIBTrainer
+
+
+def __getattr__(name: str) -> Any:  # `from imagenet_rib.training import RIBTrainer` imports lazily
+    if name == "RIBTrainer":
+        return _trainer_class()
+    raise AttributeError(name)
+
+
+def build_trainer(
+    module: torch.nn.Module,
+    dataset: Any,
+    reduce: Callable,
+    cfg: TrainConfig,
+    output_dir: Path,
+    *,
+    regularisers: Sequence[Regulariser] = (),
+    epochs: float | None = None,
+    log_path: Path | None = None,
+    stage: str = "",
+    callbacks: Sequence[Any] = (),
+    num_processes: int | None = None,
+):
+    """A ready `RIBTrainer` for one stage (the caller runs ``.train()``)."""
+    import os
+
+    n_proc = num_processes or int(os.environ.get("WORLD_SIZE", "1"))
+    args = training_arguments(cfg, output_dir, num_processes=n_proc, epochs=epochs)
+    cbs = [
+        *([JsonlLogger(log_path, {"stage": stage} if stage else None)] if log_path else []),
+        *callbacks,
+    ]
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer = _trainer_class()(
+        model=module,
+        args=args,
+        train_dataset=dataset,
+        reduce=reduce,
+        regularisers=regularisers,
+        optimizer_cls_and_kwargs=_optimizer(cfg),
+        callbacks=cbs,
+    )
+    trainer.remove_callback(PrinterCallback)  # logs go to train_log.jsonl, not stdout
+    return trainer

@@ -1,0 +1,198 @@
+# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
+"""Every fine-tuning method through the same checks (tiny ViT, a few CPU steps).
+
+Per method: the loss is finite, exactly the parameters that should change do change, and a
+reloaded run gives the logits of the returned model. Plus LoRA merging, WiSE-FT end points
+and soups of identical runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from imagenet_rib.data.splits import SplitConfig
+from imagenet_rib.finetune import derived_models, finetune, load_run
+from imagenet_rib.methods import METHODS, get_method, method_names
+from imagenet_rib.methods.base import head_prefix, is_paper_extra
+from imagenet_rib.models import logits_of
+from rib_train_helpers import quick_train, tiny_env, tiny_loaded, tiny_root  # noqa: F401
+
+EXPECTED = {
+    "pretrained",
+    "ft",
+    "linear-probe",
+    "lp-ft",
+    "lora",
+    "ewc",
+    "l2sp",
+    "lwf",
+    "wise-ft",
+    "soup",
+    "visual-prompt",
+}
+SPLIT = SplitConfig(rule="none")
+TRAINED = ["ft", "linear-probe", "lp-ft", "lora", "ewc", "l2sp", "lwf", "visual-prompt", "ewc+lwf"]
+CONFIGS = {
+    "lp-ft": {"lp_epochs": 1, "ft_epochs": 1},
+    "ewc": {"fisher_samples": 16},
+    "ewc+lwf": {"ewc": {"fisher_samples": 16}},
+}
+
+
+def _changed(before: dict, after: dict) -> set[str]:
+    return {n for n, t in before.items() if not torch.equal(t, after[n])}
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_root, tmp_path_factory):
+    """One short run per training method, shared by the checks below."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IMAGENET_RIB_DATA_DIR", str(tiny_root / "data"))
+    out = tmp_path_factory.mktemp("runs")
+    results = {
+        m: finetune(
+            str(tiny_root / "model"),
+            m,
+            "mini-r",
+            method_config=CONFIGS.get(m),
+            train=quick_train(max_steps=2),
+            split=SPLIT,
+            output_dir=out / m,
+        )
+        for m in TRAINED
+    }
+    yield results
+    mp.undo()
+
+
+def test_registry_holds_exactly_the_benchmark_methods():
+    assert set(method_names()) == EXPECTED
+    for name in EXPECTED:
+        method = METHODS.get(name)
+        assert method.name == name and method.kind in ("train", "derived", "none")
+        assert method.make_config().to_dict() == method.Config.from_dict({}).to_dict()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_config_round_trips_and_rejects_unknown_keys(name):
+    method = get_method(name)
+    cfg = method.make_config()
+    assert method.make_config(cfg.to_dict()) == cfg
+    with pytest.raises(Exception, match="unknown option"):
+        method.make_config({"no_such_option": 1})
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_loss_finite_and_the_right_parameters_change(name, runs, tiny_root):
+    result = runs[name]
+    losses = [r["loss"] for r in result.log if "loss" in r]
+    assert losses and all(math.isfinite(v) for v in losses)
+    pre = tiny_loaded(tiny_root).model
+    before = pre.state_dict()
+    if name == "visual-prompt":
+        after = result.model.model.state_dict()
+        assert _changed(before, after) == set()
+        assert all(p.abs().sum() > 0 for p in result.model.prompter.parameters())
+        return
+    after = result.model.state_dict()
+    assert set(after) == set(before)  # LoRA merged away: plain model keys
+    changed = _changed(before, after)
+    head = head_prefix(pre)
+    if name == "linear-probe":  # default: the paper variant
+        expected = {n for n in before if n.startswith(head + ".") or is_paper_extra(n)}
+        assert expected == {
+            "classifier.weight",
+            "classifier.bias",
+            "vit.embeddings.cls_token",
+            "vit.embeddings.position_embeddings",
+            "vit.layernorm.weight",
+            "vit.layernorm.bias",
+        }
+    elif name == "lora":
+        expected = {n for n in before if n.endswith(("q_proj.weight", "v_proj.weight"))}
+    else:
+        expected = set(before)
+    assert changed == expected
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_reloaded_run_gives_the_same_logits(name, runs):
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        a = logits_of(runs[name].model.eval(), x)
+        b = logits_of(load_run(runs[name].run_dir).model, x)
+    torch.testing.assert_close(a, b)
+
+
+def test_strict_head_only_probe(tiny_env, tmp_path):
+    r = finetune(
+        str(tiny_env / "model"),
+        "linear-probe",
+        "mini-r",
+        method_config={"variant": "head-only"},
+        train=quick_train(max_steps=2),
+        split=SPLIT,
+        output_dir=tmp_path / "lp",
+    )
+    before = tiny_loaded(tiny_env).model.state_dict()
+    assert _changed(before, r.model.state_dict()) == {"classifier.weight", "classifier.bias"}
+
+
+def test_lora_merged_logits_equal_adapter_logits_and_reload_once(tiny_env, tmp_path):
+    from imagenet_rib.methods.weights import load_module, save_module
+
+    method = get_method("lora")
+    cfg = method.make_config({"rank": 2, "alpha": 4.0})
+    loaded = tiny_loaded(tiny_env)
+    peft_model = method.prepare(loaded, cfg)
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    torch.manual_seed(1)
+    for n, p in peft_model.named_parameters():
+        if "lora_B" in n:
+            p.data.normal_()
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        adapter = logits_of(peft_model.eval(), x)
+        merged_model = method.finalize(peft_model, cfg)
+        merged = logits_of(merged_model, x)
+        save_module(merged_model, tmp_path / "m", {"kind": "hf"})
+        reloaded = logits_of(load_module(tmp_path / "m")[0], x)
+        plain = logits_of(tiny_loaded(tiny_env).model.eval(), x)
+    torch.testing.assert_close(merged, adapter, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(reloaded, adapter, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(plain, adapter, atol=1e-3)  # the update is real
+
+
+def test_wise_ft_end_points_and_midpoint(runs, tiny_root):
+    pre = tiny_loaded(tiny_root)
+    ft = runs["ft"]
+    variants = dict(derived_models("wise-ft", pre, [ft], {"alphas": [0.0, 0.5, 1.0]}))
+    assert list(variants) == ["alpha=0.0", "alpha=0.5", "alpha=1.0"]
+    p, f = pre.model.state_dict(), ft.model.state_dict()
+    for n in p:
+        torch.testing.assert_close(variants["alpha=0.0"].state_dict()[n], p[n], atol=0, rtol=0)
+        torch.testing.assert_close(variants["alpha=1.0"].state_dict()[n], f[n], atol=0, rtol=0)
+        torch.testing.assert_close(variants["alpha=0.5"].state_dict()[n], (p[n] + f[n]) / 2)
+
+
+def test_soup_of_identical_runs_is_the_run_and_of_two_the_mean(runs):
+    a, b = runs["ft"], runs["l2sp"]
+    ((_, same),) = derived_models("soup", None, [a, a.run_dir])
+    for n, t in a.model.state_dict().items():
+        torch.testing.assert_close(same.state_dict()[n], t, atol=1e-7, rtol=0)
+    ((_, mixed),) = derived_models("soup", None, [a, b])
+    for n, t in a.model.state_dict().items():
+        torch.testing.assert_close(mixed.state_dict()[n], (t + b.model.state_dict()[n]) / 2)
+
+
+def test_derived_methods_refuse_to_train_and_mismatched_soups_fail(runs, tiny_env, tmp_path):
+    from imagenet_rib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="derived_models"):
+        finetune(str(tiny_env / "model"), "wise-ft", "mini-r", output_dir=tmp_path / "w")
+    with pytest.raises(ConfigError, match="do not match"):
+        derived_models("soup", None, [runs["ft"], runs["visual-prompt"]])

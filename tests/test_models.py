@@ -1,0 +1,108 @@
+# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
+"""Models by name: presets registered, transforms from each model's own pretrained config,
+offline failure without cached weights, and the parameter names methods rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagenet_rib.errors import ModelNotAvailableError
+from imagenet_rib.models import MODELS, _load_builtin, load_model
+from imagenet_rib.models.presets import TORCHVISION_PRESETS, VIT_PRESETS, timm_transform
+from rib_train_helpers import tiny_root  # noqa: F401
+
+#: (preset, resize, crop, interpolation, mean[0]) from the timm pretrained configs
+EXPECTED_VIT = {
+    "vit-b16-augreg-in1k": (248, 224, "bicubic", 0.5),
+    "vit-b16-sam-in1k": (248, 224, "bicubic", 0.5),
+    "vit-b16-in21k": (248, 224, "bicubic", 0.5),
+    "vit-b16-in21k-miil": (256, 224, "bilinear", 0.0),
+    "vit-b16-augreg-in21k": (248, 224, "bicubic", 0.5),
+    "vit-b16-clip-openai": (248, 224, "bicubic", 0.48145466),
+    "vit-b16-clip-laion2b": (224, 224, "bicubic", 0.48145466),
+}
+
+
+def test_all_presets_are_registered():
+    _load_builtin()
+    assert set(VIT_PRESETS) | set(TORCHVISION_PRESETS) <= set(MODELS.names())
+    assert set(VIT_PRESETS) == set(EXPECTED_VIT)
+
+
+@pytest.mark.parametrize("name", sorted(VIT_PRESETS))
+def test_vit_transform_comes_from_the_timm_pretrained_config(name):
+    t = timm_transform(VIT_PRESETS[name])
+    assert (t.resize, t.crop, t.interpolation, t.mean[0]) == pytest.approx(EXPECTED_VIT[name])
+
+
+def test_transform_agrees_with_timm_resolve_data_config():
+    import timm
+    from timm.data import resolve_data_config
+
+    tag = VIT_PRESETS["vit-b16-clip-openai"]
+    model = timm.create_model(tag, pretrained=False, depth=1, embed_dim=32, num_heads=2)
+    cfg = resolve_data_config({}, model=model)
+    t = timm_transform(tag)
+    assert t.crop == cfg["input_size"][-1] and t.mean == pytest.approx(cfg["mean"])
+    assert t.std == pytest.approx(cfg["std"]) and t.interpolation == cfg["interpolation"]
+    assert t.resize == int(cfg["input_size"][-1] / cfg["crop_pct"])
+
+
+@pytest.mark.parametrize(
+    ("name", "resize"), [("resnet18", 256), ("resnet50", 256), ("resnet50-v2", 232)]
+)
+def test_torchvision_transform_comes_from_the_weights_metadata(name, resize):
+    from imagenet_rib.models.presets import _weights, torchvision_transform
+
+    t = torchvision_transform(_weights(TORCHVISION_PRESETS[name][1]))
+    assert (t.resize, t.crop, t.interpolation) == (resize, 224, "bilinear")
+    assert t.mean == pytest.approx((0.485, 0.456, 0.406))
+
+
+@pytest.mark.parametrize("name", ["vit-b16-augreg-in1k", "vit-b16-clip-laion2b"])
+def test_offline_timm_preset_without_cache_fails_fast_with_the_download_command(name):
+    with pytest.raises(ModelNotAvailableError, match=rf"hf download timm/{VIT_PRESETS[name]}"):
+        load_model(name)
+
+
+def test_offline_torchvision_preset_without_cache_fails_fast(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ModelNotAvailableError, match="torchvision.models.resnet18"):
+        load_model("resnet18")
+
+
+def test_local_hf_folder_loads_with_its_processor_transform(tiny_root):
+    loaded = load_model(str(tiny_root / "model"))
+    assert loaded.label_space == "mini-digits" and loaded.revision.startswith("sha256:")
+    assert (loaded.transform.crop, loaded.transform.mean) == (32, (0.5, 0.5, 0.5))
+
+
+def test_method_parameter_names_on_timm_and_torchvision_models():
+    """Head, paper-variant extras and LoRA targets resolve on every model kind."""
+    import timm
+    import torchvision
+
+    from imagenet_rib.methods.base import head_prefix, is_paper_extra
+    from imagenet_rib.methods.lora import resolve_targets
+    from imagenet_rib.models.presets import TorchvisionClassifier
+
+    vit = timm.create_model(
+        "vit_base_patch16_224",
+        pretrained=False,
+        depth=1,
+        embed_dim=32,
+        num_heads=2,
+        img_size=32,
+        patch_size=8,
+    )
+    assert head_prefix(vit) == "head"
+    assert {n for n, _ in vit.named_parameters() if is_paper_extra(n)} == {
+        "cls_token",
+        "pos_embed",
+        "norm.weight",
+        "norm.bias",
+    }
+    assert resolve_targets(vit, ("auto",)) == ["qkv"]
+    resnet = TorchvisionClassifier("resnet18", torchvision.models.resnet18(weights=None))
+    assert head_prefix(resnet) == "net.fc"
+    assert not any(is_paper_extra(n) for n, _ in resnet.named_parameters())
