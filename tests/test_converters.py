@@ -385,7 +385,7 @@ def test_interrupted_conversion_resumes_without_duplicates(tmp_path, monkeypatch
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "data").glob("*.parquet")}
     assert all(after[name] == t for name, t in before.items())  # reused, not rewritten
     again = convert("imagenet-val", tree.root, tmp_path / "out", config, expected=tree.expected)
-    assert again.num_rows == 12  # a finished conversion is not redone
+    assert (again.num_rows, again.reused_shards) == (12, 6)  # a finished conversion is not redone
 
 
 def test_fixed_image_resumes_and_changed_source_needs_force(tmp_path):

@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-from rib_tiny import DATASETS, make_suite
 
 from imagenet_rib.distributed import gather_exact, shard_bounds
+from rib_tiny import DATASETS, make_suite
 
 
 @pytest.mark.parametrize("n,world", [(0, 2), (1, 2), (37, 2), (36, 3), (100, 7), (5, 8)])
@@ -30,8 +30,22 @@ def test_gather_single_process_is_identity():
 
 def _evaluate(cmd_prefix: list[str], suite, out, tmp_path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [*cmd_prefix, "-m", "imagenet_rib", "evaluate", "--model", str(suite.parent / "tiny-model"),
-           "--suite", str(suite), "--split-rule", "none", "--batch-size", "8", "--json", str(out)]
+    cmd = [
+        *cmd_prefix,
+        "-m",
+        "imagenet_rib",
+        "evaluate",
+        "--model",
+        str(suite.parent / "tiny-model"),
+        "--suite",
+        str(suite),
+        "--split-rule",
+        "none",
+        "--batch-size",
+        "8",
+        "--json",
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())
@@ -42,8 +56,12 @@ def test_two_process_evaluation_equals_one_process(tmp_path):
     # every dataset size is indivisible by batch (8) x processes (2)
     assert all(n % 16 for n, _ in DATASETS.values())
     one = _evaluate([sys.executable], suite, tmp_path / "one.json", tmp_path)
-    two = _evaluate([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                     "--nproc_per_node", "2"], suite, tmp_path / "two.json", tmp_path)
+    two = _evaluate(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+        suite,
+        tmp_path / "two.json",
+        tmp_path,
+    )
     (model,) = one
     assert set(one[model]) == set(DATASETS)
     for name, (n, _) in DATASETS.items():

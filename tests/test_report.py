@@ -94,13 +94,18 @@ def test_missing_cell_is_reported_and_left_out(scored):
     _, entries = scored
     e = _entry(entries, *MISSING[:2])
     assert (MISSING[2], MISSING[3]) in [tuple(c) for c in e.view.missing]
-    # RI of the row with the hole averages the cells that exist (only d1 is left)
-    assert e.view.ri[MISSING[2]] == pytest.approx(BASE["ft"] * SCALE["src-a"] * W["d1"])
+    # a row with a hole has no RI and the entry no mRI: missing, never a partial average
+    assert math.isnan(e.view.ri[MISSING[2]]) and math.isnan(e.view.mri)
+    complete = [i for i in e.view.ri if i != MISSING[2]]
+    assert complete and all(not math.isnan(e.view.ri[i]) for i in complete)
 
 
 def test_intervals_bootstrap_and_seeds(scored):
     _, entries = scored
     for e in entries:
+        if math.isnan(e.view.mri):  # the entry with a missing cell has no mRI to bound
+            assert "mri" not in e.ci
+            continue
         ci = e.ci["mri"]
         assert ci.low <= e.view.mri <= ci.high
         assert ci.method == ("seeds" if len(e.seeds) > 1 else "bootstrap")

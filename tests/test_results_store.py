@@ -18,14 +18,32 @@ from imagenet_rib.records import ResultRecord
 from imagenet_rib.results import ResultStore, pack_correct, unpack_correct
 
 
-def make_record(run: str = "r0", dataset: str = "mini-a", variant: str = "", acc: float = 50.0,
-                **kw) -> ResultRecord:
-    base = dict(run_id=run, model="m", model_revision="sha256:x", method="ft",
-                method_config="{}", finetune_dataset="mini-r", variant=variant,
-                eval_dataset=dataset, eval_part="test", suite="s", label_space="mini-digits",
-                protocol="full", split_rule="holdout", split_seed=0, test_fraction=0.2, seed=0,
-                accuracy=acc, num_images=10, per_group="{}", library_version="0.1.0",
-                time="2024-01-01T00:00:00Z")
+def make_record(
+    run: str = "r0", dataset: str = "mini-a", variant: str = "", acc: float = 50.0, **kw
+) -> ResultRecord:
+    base = dict(
+        run_id=run,
+        model="m",
+        model_revision="sha256:x",
+        method="ft",
+        method_config="{}",
+        finetune_dataset="mini-r",
+        variant=variant,
+        eval_dataset=dataset,
+        eval_part="test",
+        suite="s",
+        label_space="mini-digits",
+        protocol="full",
+        split_rule="holdout",
+        split_seed=0,
+        test_fraction=0.2,
+        seed=0,
+        accuracy=acc,
+        num_images=10,
+        per_group="{}",
+        library_version="0.1.0",
+        time="2024-01-01T00:00:00Z",
+    )
     base.update(kw)
     return ResultRecord(**base)
 
@@ -71,8 +89,11 @@ def test_export_roundtrip(tmp_path, suffix):
     store = ResultStore(tmp_path / "r.sqlite")
     store.add([make_record(dataset=f"d{i}", acc=float(i)) for i in range(5)])
     path = store.export(tmp_path / f"out{suffix}")
-    df = {".parquet": pd.read_parquet, ".csv": pd.read_csv,
-          ".jsonl": lambda p: pd.read_json(p, lines=True)}[suffix](path)
+    df = {
+        ".parquet": pd.read_parquet,
+        ".csv": pd.read_csv,
+        ".jsonl": lambda p: pd.read_json(p, lines=True),
+    }[suffix](path)
     assert list(df.columns) == ResultRecord.columns()
     assert df["accuracy"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     with pytest.raises(ConfigError, match="must end in one of"):
@@ -130,7 +151,9 @@ def test_kill_9_mid_write_keeps_whole_transactions(tmp_path):
     """A run's 50 records, their vectors and its done mark appear all together or not at all."""
     path = tmp_path / "r.sqlite"
     ResultStore(path)
-    script = _KILL_WRITER.format(tests=str(__import__("pathlib").Path(__file__).parent), path=str(path))
+    script = _KILL_WRITER.format(
+        tests=str(__import__("pathlib").Path(__file__).parent), path=str(path)
+    )
     rng = np.random.default_rng(0)
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-c", script])

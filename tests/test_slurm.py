@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from rib_tiny import make_suite
 
 from imagenet_rib.results import ResultStore
 from imagenet_rib.slurm import dispatch, make_executor
 from imagenet_rib.sweep import BenchmarkConfig, plan
+from rib_tiny import make_suite
 
 pytest.importorskip("submitit")
 
@@ -17,9 +17,13 @@ def test_local_dispatch_one_job_per_run(tmp_path):
     config = BenchmarkConfig(
         models=(str(tmp_path / "tiny" / "tiny-model"),),
         methods=("ft", {"name": "wise-ft", "config": {"alphas": [0.0, 1.0]}}),
-        suite=str(suite), finetune_datasets=("tiny-c",), split={"rule": "holdout", "test_fraction": 0.3},
+        suite=str(suite),
+        finetune_datasets=("tiny-c",),
+        split={"rule": "holdout", "test_fraction": 0.3},
         train={"lr": 0.01, "epochs": 1, "warmup_steps": 1, "batch_size": 8, "save_steps": 0},
-        eval_batch_size=16, output_dir=str(tmp_path / "out"))
+        eval_batch_size=16,
+        output_dir=str(tmp_path / "out"),
+    )
     specs = plan(config)
     assert [s.kind for s in specs] == ["baseline", "train", "derived"]
     result = dispatch(config, "local", folder=tmp_path / "jobs", timeout_min=10)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rib_tiny import make_suite
 
 from imagenet_rib.errors import ConfigError, UnknownNameError
 from imagenet_rib.results import ResultStore
 from imagenet_rib.suites import builtin_suites, load_suite
 from imagenet_rib.sweep import BenchmarkConfig, plan
+from rib_tiny import make_suite
 
 CONFIG = """\
 name: tiny-matrix
@@ -50,8 +50,16 @@ def tiny_root(tmp_path_factory) -> Path:
 def test_builtin_mini_suite_is_data():
     assert {"mini-rib", "imagenet-rib"} <= set(builtin_suites())
     suite = load_suite("mini-rib")
-    assert suite.datasets == ("mini-v2", "mini-a", "mini-r", "mini-sketch", "mini-objectnet",
-                              "mini-cartoon", "mini-drawing", "mini-c")
+    assert suite.datasets == (
+        "mini-v2",
+        "mini-a",
+        "mini-r",
+        "mini-sketch",
+        "mini-objectnet",
+        "mini-cartoon",
+        "mini-drawing",
+        "mini-c",
+    )
     assert suite.reference == "mini-val" and suite.eval_datasets[-1] == "mini-val"
     assert suite.label_space == "mini-digits"
 
@@ -69,13 +77,42 @@ def test_user_suite_defines_and_registers_datasets(tiny_root):
     assert len(part) == 36 and part.protocol.rule == "subset" and part.targets.max() == 5
 
 
-@pytest.mark.parametrize("bad,match", [
-    ({"name": "s", "label_space": "mini-digits", "datasets": ["mini-a", "mini-a"]}, "more than once"),
-    ({"name": "s", "label_space": "mini-digits", "datasets": ["mini-a"], "reference": "mini-a"}, "reference"),
-    ({"name": "s", "label_space": "mini-digits", "datasets": [{"name": "x", "colour": "red"}]}, "unknown field"),
-    ({"name": "s", "datasets": ["mini-a"]}, "label_space"),
-    ({"name": "s", "label_space": "mini-digits", "datasets": ["mini-a"], "objectnet_rule": "best"}, "objectnet_rule"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (
+            {"name": "s", "label_space": "mini-digits", "datasets": ["mini-a", "mini-a"]},
+            "more than once",
+        ),
+        (
+            {
+                "name": "s",
+                "label_space": "mini-digits",
+                "datasets": ["mini-a"],
+                "reference": "mini-a",
+            },
+            "reference",
+        ),
+        (
+            {
+                "name": "s",
+                "label_space": "mini-digits",
+                "datasets": [{"name": "x", "colour": "red"}],
+            },
+            "unknown field",
+        ),
+        ({"name": "s", "datasets": ["mini-a"]}, "label_space"),
+        (
+            {
+                "name": "s",
+                "label_space": "mini-digits",
+                "datasets": ["mini-a"],
+                "objectnet_rule": "best",
+            },
+            "objectnet_rule",
+        ),
+    ],
+)
 def test_bad_suites_are_rejected(bad, match):
     with pytest.raises(ConfigError, match=match):
         load_suite(bad)
@@ -94,7 +131,9 @@ def _config(tiny_root, **kw) -> BenchmarkConfig:
 
 
 def test_plan_orders_baselines_trained_derived(tiny_root):
-    cfg = _config(tiny_root, seeds=[0, 1], models=[str(tiny_root / "tiny/tiny-model"), "mini-vit-clean"])
+    cfg = _config(
+        tiny_root, seeds=[0, 1], models=[str(tiny_root / "tiny/tiny-model"), "mini-vit-clean"]
+    )
     specs = plan(cfg)
     kinds = [s.kind for s in specs]
     assert kinds == ["baseline"] * 2 + ["train"] * 8 + ["derived"] * 8
@@ -103,8 +142,12 @@ def test_plan_orders_baselines_trained_derived(tiny_root):
     for s in specs:
         if s.kind == "derived":
             (src,) = (by_id[d] for d in s.depends_on)
-            assert (src.label, src.model, src.finetune_dataset, src.seed) == ("ft", s.model,
-                                                                             s.finetune_dataset, s.seed)
+            assert (src.label, src.model, src.finetune_dataset, src.seed) == (
+                "ft",
+                s.model,
+                s.finetune_dataset,
+                s.seed,
+            )
     assert [s.run_id for s in plan(cfg)] == [s.run_id for s in specs]  # stable ids
     assert plan(cfg.replace(train={**cfg.train, "lr": 0.02}))[2].run_id != specs[2].run_id
 
@@ -128,19 +171,33 @@ def _rib_run(root: Path, out: str, fault: str | None = None) -> subprocess.Popen
     env.pop("IMAGENET_RIB_FAULT", None)
     if fault:
         env["IMAGENET_RIB_FAULT"] = fault
-    cmd = [sys.executable, "-m", "imagenet_rib", "run", "cfg.yaml", "--output-dir", out, "--no-progress"]
-    return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "imagenet_rib",
+        "run",
+        "cfg.yaml",
+        "--output-dir",
+        out,
+        "--no-progress",
+    ]
+    return subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _table(store: ResultStore) -> dict:
-    return {r.key: (r.accuracy, r.num_images, r.per_group, r.method, r.protocol) for r in store.records()}
+    return {
+        r.key: (r.accuracy, r.num_images, r.per_group, r.method, r.protocol)
+        for r in store.records()
+    }
 
 
 def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
     ref = _rib_run(tiny_root, "ref")
     out, _ = ref.communicate(timeout=600)
     assert ref.returncode == 0, out[-3000:]
-    assert "5 run(s) executed, 0 already done" in out
+    assert "5 run(s) executed, 0 already done" in out and "| mRI |" in out
     reference = ResultStore(tiny_root / "ref" / "results.sqlite")
     assert len(reference) == EXPECTED_RECORDS
 

@@ -121,8 +121,12 @@ def gather_exact(local: np.ndarray, n: int) -> np.ndarray:
 
 
 def predict_sharded(
-    models: Sequence[torch.nn.Module], part: SplitPart, transform: ImageTransform, *,
-    batch_size: int = 512, dev: str | torch.device | None = None,
+    models: Sequence[torch.nn.Module],
+    part: SplitPart,
+    transform: ImageTransform,
+    *,
+    batch_size: int = 512,
+    dev: str | torch.device | None = None,
 ) -> list[np.ndarray]:
     """Reduced-logit argmax of each model over all rows of `part`, split across the ranks."""
     from .data.tensors import pixels
@@ -131,14 +135,25 @@ def predict_sharded(
     n = len(part.dataset)
     lo, hi = shard_bounds(n, world_size())[rank()]
     rows = part.dataset if (lo, hi) == (0, n) else part.dataset.select(range(lo, hi))
-    local = predict(models, pixels(rows, transform), transform, part.protocol.reduce,
-                    batch_size=batch_size, device=dev or device())
+    local = predict(
+        models,
+        pixels(rows, transform),
+        transform,
+        part.protocol.reduce,
+        batch_size=batch_size,
+        device=dev or device(),
+    )
     return [gather_exact(p, n) for p in local]
 
 
 def evaluate_many(
-    models: Sequence[torch.nn.Module], transform: ImageTransform, parts: Sequence[SplitPart],
-    *, batch_size: int = 512, dev: str | torch.device | None = None, progress: bool = False,
+    models: Sequence[torch.nn.Module],
+    transform: ImageTransform,
+    parts: Sequence[SplitPart],
+    *,
+    batch_size: int = 512,
+    dev: str | torch.device | None = None,
+    progress: bool = False,
 ) -> list[dict[str, DatasetEval]]:
     """`evaluation.evaluate_many`, data-parallel when launched with several processes.
 

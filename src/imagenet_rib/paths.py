@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 
 def cache_dir() -> Path:
@@ -50,3 +50,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def card_template(name: str) -> Path:
+    """A card template of ``hub_cards/``: ``$IMAGENET_RIB_HUB_CARDS``, the checkout, or the install.
+
+    A source checkout (or editable install) reads the repository's ``hub_cards/``; a wheel
+    installs the templates under ``<prefix>/share/imagenet-rib/hub_cards``.
+    """
+    import sys
+
+    from .errors import ConfigError
+
+    if os.environ.get("IMAGENET_RIB_HUB_CARDS"):  # an explicit choice: no silent fallback
+        candidates = [Path(os.environ["IMAGENET_RIB_HUB_CARDS"])]
+    else:
+        candidates = [Path(__file__).resolve().parents[2] / "hub_cards",
+                      Path(sys.prefix) / "share" / "imagenet-rib" / "hub_cards"]
+    for folder in candidates:
+        if (folder / name).is_file():
+            return folder / name
+    raise ConfigError(
+        f"card template {name} not found in {[str(c) for c in candidates]}; set "
+        f"IMAGENET_RIB_HUB_CARDS to the folder holding it (hub_cards/ of the imagenet-rib repository)"
+    )

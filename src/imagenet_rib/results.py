@@ -100,8 +100,10 @@ class ResultStore:
         self.path = Path(path)
         self.timeout = timeout
         if self.path.exists() and self.path.is_dir():
-            raise ConfigError(f"results store path {self.path} is a folder; give a file path such "
-                              f"as {self.path / 'results.sqlite'}")
+            raise ConfigError(
+                f"results store path {self.path} is a folder; give a file path such "
+                f"as {self.path / 'results.sqlite'}"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._write() as con:
             for stmt in _schema():
@@ -110,9 +112,11 @@ class ResultStore:
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
-                raise RIBError(f"{self.path} has results-store schema v{row[0]}, this library "
-                               f"reads v{SCHEMA_VERSION}; export it with the library version "
-                               f"that wrote it, or use a new store path")
+                raise RIBError(
+                    f"{self.path} has results-store schema v{row[0]}, this library "
+                    f"reads v{SCHEMA_VERSION}; export it with the library version "
+                    f"that wrote it, or use a new store path"
+                )
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -147,9 +151,11 @@ class ResultStore:
 
     # -- writing ----------------------------------------------------------------------
     def add(
-        self, records: Iterable[ResultRecord],
+        self,
+        records: Iterable[ResultRecord],
         correct: Mapping[tuple[str, str, str, str], np.ndarray] | None = None,
-        *, done: tuple[str, Mapping[str, Any]] | None = None,
+        *,
+        done: tuple[str, Mapping[str, Any]] | None = None,
     ) -> int:
         """Insert (or replace, by key) `records` and their correctness vectors atomically.
 
@@ -159,29 +165,46 @@ class ResultStore:
         """
         records = list(records)
         names = ResultRecord.columns()
-        insert = (f"INSERT OR REPLACE INTO records ({', '.join(names)}) "
-                  f"VALUES ({', '.join('?' * len(names))})")
+        insert = (
+            f"INSERT OR REPLACE INTO records ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
         with self._write() as con:
             con.executemany(insert, [tuple(getattr(r, n) for n in names) for r in records])
             _fault_point("store-add")
             for key, vec in (correct or {}).items():
                 n, bits = pack_correct(vec)
-                con.execute("INSERT OR REPLACE INTO correct VALUES (?, ?, ?, ?, ?, ?)",
-                            (*key, n, bits))
+                con.execute(
+                    "INSERT OR REPLACE INTO correct VALUES (?, ?, ?, ?, ?, ?)", (*key, n, bits)
+                )
             if done is not None:
                 self._set_status(con, done[0], "done", info=done[1])
         return len(records)
 
     @staticmethod
-    def _set_status(con: sqlite3.Connection, run_id: str, status: str, *,
-                    spec: Mapping[str, Any] | None = None, info: Mapping[str, Any] | None = None) -> None:
+    def _set_status(
+        con: sqlite3.Connection,
+        run_id: str,
+        status: str,
+        *,
+        spec: Mapping[str, Any] | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
         old = con.execute("SELECT spec, info FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        spec_text = json.dumps(spec, sort_keys=True, default=str) if spec is not None else (
-            old[0] if old else "{}")
-        info_text = json.dumps(info, sort_keys=True, default=str) if info is not None else (
-            old[1] if old else "{}")
-        con.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
-                    (run_id, status, spec_text, info_text, time.time()))
+        spec_text = (
+            json.dumps(spec, sort_keys=True, default=str)
+            if spec is not None
+            else (old[0] if old else "{}")
+        )
+        info_text = (
+            json.dumps(info, sort_keys=True, default=str)
+            if info is not None
+            else (old[1] if old else "{}")
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
+            (run_id, status, spec_text, info_text, time.time()),
+        )
 
     def mark_planned(self, run_id: str, spec: Mapping[str, Any]) -> None:
         """Record a planned run (never downgrades a run already done)."""
@@ -231,7 +254,8 @@ class ResultStore:
         with self._read() as con:
             row = con.execute(
                 f"SELECT n, bits FROM correct WHERE {' AND '.join(f'{k} = ?' for k in KEY)}",
-                tuple(key)).fetchone()
+                tuple(key),
+            ).fetchone()
         return None if row is None else unpack_correct(row[0], row[1])
 
     def is_done(self, run_id: str) -> bool:
@@ -243,8 +267,10 @@ class ResultStore:
         """``{run_id: {"status", "spec", "info", "time"}}`` for every known run."""
         with self._read() as con:
             rows = con.execute("SELECT run_id, status, spec, info, time FROM runs").fetchall()
-        return {r[0]: {"status": r[1], "spec": json.loads(r[2]), "info": json.loads(r[3]),
-                       "time": r[4]} for r in rows}
+        return {
+            r[0]: {"status": r[1], "spec": json.loads(r[2]), "info": json.loads(r[3]), "time": r[4]}
+            for r in rows
+        }
 
     def __len__(self) -> int:
         with self._read() as con:
@@ -264,8 +290,10 @@ class ResultStore:
 
         path = Path(path)
         if path.suffix not in EXPORT_FORMATS:
-            raise ConfigError(f"cannot export to {path.name!r}: the file name must end in one of "
-                              f"{list(EXPORT_FORMATS)}")
+            raise ConfigError(
+                f"cannot export to {path.name!r}: the file name must end in one of "
+                f"{list(EXPORT_FORMATS)}"
+            )
         df = self.to_dataframe(**filters)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"

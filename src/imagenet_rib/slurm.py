@@ -48,26 +48,46 @@ class DispatchResult:
     failed: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"jobs": self.jobs, "skipped": self.skipped, "results": self.results,
-                "failed": self.failed}
+        return {
+            "jobs": self.jobs,
+            "skipped": self.skipped,
+            "results": self.results,
+            "failed": self.failed,
+        }
 
 
-def make_executor(kind: str, folder: str | Path, *, timeout_min: int = 240, partition: str | None = None,
-                  gpus_per_node: int = 0, cpus_per_task: int = 4, mem_gb: int | None = None,
-                  max_parallel: int | None = None, extra: dict[str, Any] | None = None) -> Any:
+def make_executor(
+    kind: str,
+    folder: str | Path,
+    *,
+    timeout_min: int = 240,
+    partition: str | None = None,
+    gpus_per_node: int = 0,
+    cpus_per_task: int = 4,
+    mem_gb: int | None = None,
+    max_parallel: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Any:
     """A submitit executor: ``"slurm"`` (sbatch) or ``"local"`` (subprocesses)."""
     check_choice("dispatch", "executor", kind, EXECUTORS)
     try:
         import submitit
     except ModuleNotFoundError as err:
-        raise ConfigError("dispatching jobs needs submitit: pip install 'imagenet-rib[slurm]'") from err
+        raise ConfigError(
+            "dispatching jobs needs submitit: pip install 'imagenet-rib[slurm]'"
+        ) from err
     if kind == "local":
         ex = submitit.LocalExecutor(folder=str(folder))
         ex.update_parameters(timeout_min=timeout_min)
         return ex
     ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    params: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": cpus_per_task,
-                              "gpus_per_node": gpus_per_node, "tasks_per_node": 1, "nodes": 1}
+    params: dict[str, Any] = {
+        "timeout_min": timeout_min,
+        "cpus_per_task": cpus_per_task,
+        "gpus_per_node": gpus_per_node,
+        "tasks_per_node": 1,
+        "nodes": 1,
+    }
     if partition:
         params["slurm_partition"] = partition
     if mem_gb:
@@ -79,8 +99,14 @@ def make_executor(kind: str, folder: str | Path, *, timeout_min: int = 240, part
     return ex
 
 
-def dispatch(config: BenchmarkConfig, executor: Any = "local", *, folder: str | Path | None = None,
-             wait: bool = True, **executor_kw: Any) -> DispatchResult:
+def dispatch(
+    config: BenchmarkConfig,
+    executor: Any = "local",
+    *,
+    folder: str | Path | None = None,
+    wait: bool = True,
+    **executor_kw: Any,
+) -> DispatchResult:
     """Submit every run of `config` not yet done, one job each, wave by wave (module docstring).
 
     `executor` is ``"slurm"``, ``"local"`` or a ready submitit executor. With ``wait=False``
@@ -89,7 +115,9 @@ def dispatch(config: BenchmarkConfig, executor: Any = "local", *, folder: str | 
     from .results import ResultStore
 
     if isinstance(executor, str):
-        executor = make_executor(executor, folder or Path(config.output_dir) / "submitit", **executor_kw)
+        executor = make_executor(
+            executor, folder or Path(config.output_dir) / "submitit", **executor_kw
+        )
     store = ResultStore(config.store_path)
     specs = plan(config)
     out = DispatchResult()
@@ -111,7 +139,9 @@ def dispatch(config: BenchmarkConfig, executor: Any = "local", *, folder: str | 
             except Exception as err:  # noqa: BLE001 - report every failed job, then stop
                 out.failed[s.run_id] = f"{type(err).__name__}: {err}"[-2000:]
         if out.failed:
-            raise RIBError(f"{len(out.failed)} {wave} job(s) failed (first: "
-                           f"{next(iter(out.failed.values()))[:500]}); fix the cause and re-dispatch: "
-                           f"finished runs are kept and skipped")
+            raise RIBError(
+                f"{len(out.failed)} {wave} job(s) failed (first: "
+                f"{next(iter(out.failed.values()))[:500]}); fix the cause and re-dispatch: "
+                f"finished runs are kept and skipped"
+            )
     return out

@@ -38,8 +38,17 @@ if TYPE_CHECKING:
     from .data.splits import SplitConfig
 
 #: spec fields a suite may set for a dataset it defines
-SPEC_FIELDS = ("title", "description", "homepage", "licence", "citation", "subset",
-               "aggregate", "num_images", "num_classes")
+SPEC_FIELDS = (
+    "title",
+    "description",
+    "homepage",
+    "licence",
+    "citation",
+    "subset",
+    "aggregate",
+    "num_images",
+    "num_classes",
+)
 _DEFINED: dict[str, dict[str, Any]] = {}  # dataset name -> definition registered by a suite
 
 
@@ -53,30 +62,42 @@ class SuiteConfig(ConfigBase):
     reference: str | None = field(None, help="pretraining reference dataset (ImageNet-val analog)")
     objectnet_rule: str | None = field(None, help="ObjectNet rule (None: each dataset's default)")
     sources: dict[str, str] = field({}, help="dataset -> local folder or Hub id")
-    define: dict[str, dict[str, Any]] = field({}, help="definitions of datasets not in the registry")
+    define: dict[str, dict[str, Any]] = field(
+        {}, help="definitions of datasets not in the registry"
+    )
     description: str = field("", help="free text")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))
         if not self.datasets:
-            raise ConfigError(f"suite {self.name!r} lists no datasets; add at least two under 'datasets:'")
+            raise ConfigError(
+                f"suite {self.name!r} lists no datasets; add at least two under 'datasets:'"
+            )
         dup = sorted({d for d in self.datasets if self.datasets.count(d) > 1})
         if dup:
-            raise ConfigError(f"suite {self.name!r} lists dataset(s) {dup} more than once; list each once")
+            raise ConfigError(
+                f"suite {self.name!r} lists dataset(s) {dup} more than once; list each once"
+            )
         if self.reference in self.datasets:
-            raise ConfigError(f"suite {self.name!r}: the reference {self.reference!r} must not also "
-                              f"be one of its datasets; remove it from 'datasets:'")
+            raise ConfigError(
+                f"suite {self.name!r}: the reference {self.reference!r} must not also "
+                f"be one of its datasets; remove it from 'datasets:'"
+            )
         if self.objectnet_rule is not None:
             from .data.protocol import OBJECTNET_RULES
 
             if self.objectnet_rule not in OBJECTNET_RULES:
-                raise ConfigError(f"suite {self.name!r}: objectnet_rule {self.objectnet_rule!r} "
-                                  f"unknown; choose one of {list(OBJECTNET_RULES)}")
+                raise ConfigError(
+                    f"suite {self.name!r}: objectnet_rule {self.objectnet_rule!r} "
+                    f"unknown; choose one of {list(OBJECTNET_RULES)}"
+                )
         for name, spec in self.define.items():
             bad = sorted(set(spec) - set(SPEC_FIELDS))
             if bad:
-                raise ConfigError(f"suite {self.name!r}, dataset {name!r}: unknown field(s) {bad}; "
-                                  f"allowed: {['name', 'source', *SPEC_FIELDS]}")
+                raise ConfigError(
+                    f"suite {self.name!r}, dataset {name!r}: unknown field(s) {bad}; "
+                    f"allowed: {['name', 'source', *SPEC_FIELDS]}"
+                )
 
     @property
     def eval_datasets(self) -> tuple[str, ...]:
@@ -93,34 +114,50 @@ class SuiteConfig(ConfigBase):
                 if _DEFINED.get(name) != full:
                     raise ConfigError(
                         f"suite {self.name!r} defines dataset {name!r}, but a different dataset "
-                        f"of that name is already registered; rename it in the suite file")
+                        f"of that name is already registered; rename it in the suite file"
+                    )
                 continue
             kw = dict(definition)
             if kw.get("subset") is not None:
                 kw["subset"] = tuple(kw["subset"])
             kw.setdefault("title", name)
-            register_dataset(DatasetSpec(name=name, label_space=self.label_space, layout="local", **kw))
+            register_dataset(
+                DatasetSpec(name=name, label_space=self.label_space, layout="local", **kw)
+            )
             _DEFINED[name] = full
         for name in self.eval_datasets:
             spec = get_dataset_spec(name)
             if spec.label_space != self.label_space:
-                raise ConfigError(f"suite {self.name!r} uses label space {self.label_space!r} but "
-                                  f"dataset {name!r} lives in {spec.label_space!r}")
+                raise ConfigError(
+                    f"suite {self.name!r} uses label space {self.label_space!r} but "
+                    f"dataset {name!r} lives in {spec.label_space!r}"
+                )
         return self
 
-    def part(self, name: str, part: str, split: SplitConfig, *, max_samples: int | None = None) -> SplitPart:
+    def part(
+        self, name: str, part: str, split: SplitConfig, *, max_samples: int | None = None
+    ) -> SplitPart:
         """`part` ("train"/"test") of dataset `name` with the suite's source and ObjectNet rule."""
         from .data.loading import load_split
 
         if name not in self.eval_datasets:
-            raise ConfigError(f"dataset {name!r} is not in suite {self.name!r}: {list(self.eval_datasets)}")
-        return load_split(name, part, split, rule=self.objectnet_rule, source=self.sources.get(name),
-                          max_samples=max_samples)
+            raise ConfigError(
+                f"dataset {name!r} is not in suite {self.name!r}: {list(self.eval_datasets)}"
+            )
+        return load_split(
+            name,
+            part,
+            split,
+            rule=self.objectnet_rule,
+            source=self.sources.get(name),
+            max_samples=max_samples,
+        )
 
 
 def builtin_suites() -> list[str]:
-    return sorted(p.name[:-5] for p in (files(__package__) / "suites").iterdir()
-                  if p.name.endswith(".yaml"))
+    return sorted(
+        p.name[:-5] for p in (files(__package__) / "suites").iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def _register_label_space(value: Any) -> str:
@@ -129,14 +166,18 @@ def _register_label_space(value: Any) -> str:
     from .data.labels import LABEL_SPACES, LabelSpace
 
     if not isinstance(value, dict) or "name" not in value or "classes" not in value:
-        raise ConfigError("label_space must be a registered name or {name: ..., classes: [...], "
-                          f"lemmas: [...] (optional)}}; got {value!r}")
+        raise ConfigError(
+            "label_space must be a registered name or {name: ..., classes: [...], "
+            f"lemmas: [...] (optional)}}; got {value!r}"
+        )
     classes = tuple(str(c) for c in value["classes"])
     space = LabelSpace(value["name"], classes, tuple(value.get("lemmas") or classes))
     if value["name"] in LABEL_SPACES:
         if LABEL_SPACES.get(value["name"])() != space:
-            raise ConfigError(f"label space {value['name']!r} is already registered with other "
-                              "classes; give the suite's label space another name")
+            raise ConfigError(
+                f"label space {value['name']!r} is already registered with other "
+                "classes; give the suite's label space another name"
+            )
     else:
         LABEL_SPACES.register(value["name"], lambda: space)
     return value["name"]
@@ -147,17 +188,24 @@ def suite_from_dict(data: dict[str, Any], base: Path | None = None) -> SuiteConf
     data = dict(data)
     for key in ("name", "label_space", "datasets"):
         if key not in data:
-            raise ConfigError(f"suite file lacks '{key}:'; a suite needs name, label_space, datasets")
+            raise ConfigError(
+                f"suite file lacks '{key}:'; a suite needs name, label_space, datasets"
+            )
     data["label_space"] = _register_label_space(data["label_space"])
     sources = dict(data.pop("sources", None) or {})
     define = dict(data.pop("define", None) or {})
     names = []
-    for entry in [*data["datasets"], *([data["reference"]] if isinstance(data.get("reference"), dict) else [])]:
+    for entry in [
+        *data["datasets"],
+        *([data["reference"]] if isinstance(data.get("reference"), dict) else []),
+    ]:
         if isinstance(entry, str):
             names.append(entry)
             continue
         if not isinstance(entry, dict) or "name" not in entry:
-            raise ConfigError(f"a suite dataset entry must be a name or a mapping with 'name:'; got {entry!r}")
+            raise ConfigError(
+                f"a suite dataset entry must be a name or a mapping with 'name:'; got {entry!r}"
+            )
         entry = dict(entry)
         name = entry.pop("name")
         if "source" in entry:
@@ -192,12 +240,16 @@ def load_suite(name_or_path: str | Path | SuiteConfig | dict[str, Any]) -> Suite
 
             close = difflib.get_close_matches(str(name_or_path), builtin_suites(), n=3)
             hint = f" Did you mean {close}?" if close else ""
-            raise UnknownNameError(f"unknown suite {str(name_or_path)!r}.{hint} Built-in suites: "
-                                   f"{builtin_suites()}; or pass the path of a suite YAML file")
+            raise UnknownNameError(
+                f"unknown suite {str(name_or_path)!r}.{hint} Built-in suites: "
+                f"{builtin_suites()}; or pass the path of a suite YAML file"
+            )
         return suite_from_dict(yaml.safe_load(resource.read_text())).register()
     if not path.is_file():
-        raise ConfigError(f"suite file {path} does not exist; give a built-in suite name "
-                          f"({builtin_suites()}) or an existing YAML path")
+        raise ConfigError(
+            f"suite file {path} does not exist; give a built-in suite name "
+            f"({builtin_suites()}) or an existing YAML path"
+        )
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
         raise ConfigError(f"suite file {path} must hold a mapping (name:, label_space:, datasets:)")

@@ -53,7 +53,9 @@ class MethodEntry(ConfigBase):
     label: str = field("", help="name recorded in results (default: name); distinguishes variants")
     config: dict[str, Any] = field({}, help="the method's options (its Config dataclass fields)")
     train: dict[str, Any] = field({}, help="TrainConfig overrides for this method only")
-    sources: tuple[str, ...] = field((), help="derived methods: labels of the runs they derive from")
+    sources: tuple[str, ...] = field(
+        (), help="derived methods: labels of the runs they derive from"
+    )
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -95,12 +97,14 @@ class BenchmarkConfig(ConfigBase):
         labels = [m.label for m in self.methods]
         dup = sorted({lab for lab in labels if labels.count(lab) > 1})
         if dup:
-            raise ConfigError(f"method label(s) {dup} appear twice; give each entry a distinct 'label:'")
-        SplitConfig(**self.split)  # validates
+            raise ConfigError(
+                f"method label(s) {dup} appear twice; give each entry a distinct 'label:'"
+            )
+        SplitConfig.from_dict(dict(self.split))  # validates
 
     @property
     def split_config(self) -> SplitConfig:
-        return SplitConfig(**self.split)
+        return SplitConfig.from_dict(dict(self.split))
 
     @property
     def store_path(self) -> Path:
@@ -117,13 +121,19 @@ class BenchmarkConfig(ConfigBase):
 
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"benchmark config {path} does not exist; give a YAML or JSON file "
-                              "(see imagenet_rib/configs/*.yaml for examples)")
+            raise ConfigError(
+                f"benchmark config {path} does not exist; give a YAML or JSON file "
+                "(see imagenet_rib/configs/*.yaml for examples)"
+            )
         data = yaml.safe_load(path.read_text())
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a mapping of BenchmarkConfig options")
         suite = data.get("suite")
-        if isinstance(suite, str) and suite.endswith((".yaml", ".yml", ".json")) and not Path(suite).is_absolute():
+        if (
+            isinstance(suite, str)
+            and suite.endswith((".yaml", ".yml", ".json"))
+            and not Path(suite).is_absolute()
+        ):
             data["suite"] = str((path.parent / suite).resolve())
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(data)
@@ -189,19 +199,35 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
 
     suite = suite or config.load_suite()
     ft_sets = config.finetune_datasets or tuple(
-        d for d in suite.datasets if not get_dataset_spec(d).requires_opt_in or d in config.opt_in)
+        d for d in suite.datasets if not get_dataset_spec(d).requires_opt_in or d in config.opt_in
+    )
     for d in ft_sets:
         check_choice("BenchmarkConfig", "finetune_datasets", d, suite.datasets)
         if get_dataset_spec(d).requires_opt_in and d not in config.opt_in:
-            raise ConfigError(f"the licence of {d!r} forbids tuning model parameters on it unless you "
-                              f"opt in: add `opt_in: [{d}]` to the config, or drop it from finetune_datasets")
-    common = {"suite": suite.name, "split": config.split_config.to_dict(), "rule": suite.objectnet_rule,
-              "datasets": list(suite.eval_datasets)}
+            raise ConfigError(
+                f"the licence of {d!r} forbids tuning model parameters on it unless you "
+                f"opt in: add `opt_in: [{d}]` to the config, or drop it from finetune_datasets"
+            )
+    common = {
+        "suite": suite.name,
+        "split": config.split_config.to_dict(),
+        "rule": suite.objectnet_rule,
+        "datasets": list(suite.eval_datasets),
+    }
     kinds = {m.label: _method_kind(m.name) for m in config.methods}
     baselines, trained, derived = [], [], []
     for model in config.models:
-        base = RunSpec(run_id(model=model, method="pretrained", **common), "baseline", model,
-                       "pretrained", "pretrained", {}, {}, "", 0)
+        base = RunSpec(
+            run_id(model=model, method="pretrained", **common),
+            "baseline",
+            model,
+            "pretrained",
+            "pretrained",
+            {},
+            {},
+            "",
+            0,
+        )
         baselines.append(base)
         for d in ft_sets:
             for seed in config.seeds:
@@ -210,12 +236,32 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                     if kinds[m.label] != "train":
                         continue
                     train = {**config.train, **m.train, "seed": seed}
-                    rid = run_id(model=model, method=m.name, label=m.label, config=m.config,
-                                 train=train, dataset=d, max_train=config.max_train_samples.get(d),
-                                 **common)
+                    rid = run_id(
+                        model=model,
+                        method=m.name,
+                        label=m.label,
+                        config=m.config,
+                        train=train,
+                        dataset=d,
+                        max_train=config.max_train_samples.get(d),
+                        **common,
+                    )
                     ids[m.label] = rid
-                    trained.append(RunSpec(rid, "train", model, m.name, m.label, dict(m.config), train,
-                                           d, seed, (), config.max_train_samples.get(d)))
+                    trained.append(
+                        RunSpec(
+                            rid,
+                            "train",
+                            model,
+                            m.name,
+                            m.label,
+                            dict(m.config),
+                            train,
+                            d,
+                            seed,
+                            (),
+                            config.max_train_samples.get(d),
+                        )
+                    )
                 for m in config.methods:
                     if kinds[m.label] != "derived":
                         continue
@@ -225,12 +271,31 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                         raise ConfigError(
                             f"derived method {m.label!r} needs source runs: set `sources: [<label of a "
                             f"training method>]` in its entry (missing {missing or 'all'}; training "
-                            f"methods in this config: {sorted(ids)})")
+                            f"methods in this config: {sorted(ids)})"
+                        )
                     deps = tuple(ids[s] for s in sources)
-                    rid = run_id(model=model, method=m.name, label=m.label, config=m.config,
-                                 depends_on=deps, **common)
-                    derived.append(RunSpec(rid, "derived", model, m.name, m.label, dict(m.config), {},
-                                           d, seed, deps))
+                    rid = run_id(
+                        model=model,
+                        method=m.name,
+                        label=m.label,
+                        config=m.config,
+                        depends_on=deps,
+                        **common,
+                    )
+                    derived.append(
+                        RunSpec(
+                            rid,
+                            "derived",
+                            model,
+                            m.name,
+                            m.label,
+                            dict(m.config),
+                            {},
+                            d,
+                            seed,
+                            deps,
+                        )
+                    )
     return baselines + trained + derived
 
 
@@ -268,31 +333,65 @@ class _Context:
         """The finished fine-tuning result of a train run (trains or resumes if needed)."""
         from .finetune import finetune
 
-        return finetune(spec.model, spec.method, spec.finetune_dataset, method_config=spec.method_config,
-                        train=spec.train, split=self.split, rule=self.suite.objectnet_rule,
-                        max_train_samples=spec.max_train_samples, output_dir=self.run_dir(spec),
-                        resume=True, source=self.suite.sources.get(spec.finetune_dataset),
-                        opt_in=spec.finetune_dataset in self.config.opt_in)
+        return finetune(
+            spec.model,
+            spec.method,
+            spec.finetune_dataset,
+            method_config=spec.method_config,
+            train=spec.train,
+            split=self.split,
+            rule=self.suite.objectnet_rule,
+            max_train_samples=spec.max_train_samples,
+            output_dir=self.run_dir(spec),
+            resume=True,
+            source=self.suite.sources.get(spec.finetune_dataset),
+            opt_in=spec.finetune_dataset in self.config.opt_in,
+        )
 
 
-def make_records(suite: SuiteConfig, split: SplitConfig, spec: RunSpec, revision: str,
-                 method_config: dict[str, Any], variant: str,
-                 evals: dict[str, DatasetEval]) -> list[ResultRecord]:
+def make_records(
+    suite: SuiteConfig,
+    split: SplitConfig,
+    spec: RunSpec,
+    revision: str,
+    method_config: dict[str, Any],
+    variant: str,
+    evals: dict[str, DatasetEval],
+) -> list[ResultRecord]:
     """One `ResultRecord` per evaluated dataset of one model (variant) of run `spec`."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cfg = json.dumps(method_config, sort_keys=True, default=str)
-    return [ResultRecord(
-        run_id=spec.run_id, model=spec.model, model_revision=revision, method=spec.label,
-        method_config=cfg, finetune_dataset=spec.finetune_dataset, variant=variant,
-        eval_dataset=ev.dataset, eval_part=ev.part, suite=suite.name,
-        label_space=suite.label_space, protocol=ev.protocol, split_rule=split.rule,
-        split_seed=split.seed, test_fraction=split.test_fraction, seed=spec.seed,
-        accuracy=float(ev.accuracy), num_images=int(ev.num_images),
-        per_group=json.dumps(ev.per_group, sort_keys=True), library_version=__version__, time=now,
-    ) for ev in evals.values()]
+    return [
+        ResultRecord(
+            run_id=spec.run_id,
+            model=spec.model,
+            model_revision=revision,
+            method=spec.label,
+            method_config=cfg,
+            finetune_dataset=spec.finetune_dataset,
+            variant=variant,
+            eval_dataset=ev.dataset,
+            eval_part=ev.part,
+            suite=suite.name,
+            label_space=suite.label_space,
+            protocol=ev.protocol,
+            split_rule=split.rule,
+            split_seed=split.seed,
+            test_fraction=split.test_fraction,
+            seed=spec.seed,
+            accuracy=float(ev.accuracy),
+            num_images=int(ev.num_images),
+            per_group=json.dumps(ev.per_group, sort_keys=True),
+            library_version=__version__,
+            time=now,
+        )
+        for ev in evals.values()
+    ]
 
 
-def execute(spec: RunSpec, ctx: _Context, specs: dict[str, RunSpec] | None = None) -> dict[str, Any]:
+def execute(
+    spec: RunSpec, ctx: _Context, specs: dict[str, RunSpec] | None = None
+) -> dict[str, Any]:
     """Run one spec to completion and write it to the store (rank 0); returns its info."""
     start = time.time()
     pre = ctx.pretrained(spec.model)
@@ -301,8 +400,13 @@ def execute(spec: RunSpec, ctx: _Context, specs: dict[str, RunSpec] | None = Non
     elif spec.kind == "train":
         result = ctx.finetune(spec)
         variants, transform = [("", result.model)], result.transform
-        cfg = {"method": spec.method, "config": getattr(result, "config", spec.method_config),
-               "train": spec.train}
+        resolved = getattr(result, "config", {})  # machine-specific fields stay in the run folder
+        cfg = {
+            "method": spec.method,
+            "config": resolved.get("method_config", spec.method_config),
+            "train": resolved.get("train", spec.train),
+            "max_train_samples": spec.max_train_samples,
+        }
     else:
         from .finetune import derived_models
 
@@ -310,12 +414,21 @@ def execute(spec: RunSpec, ctx: _Context, specs: dict[str, RunSpec] | None = Non
         sources = [ctx.finetune(specs[d]) for d in spec.depends_on]
         variants = derived_models(spec.method, pre, sources, spec.method_config)
         transform = pre.transform
-        cfg = {"method": spec.method, "config": spec.method_config,
-               "sources": [specs[d].label for d in spec.depends_on]}
-    evals = distributed.evaluate_many([m for _, m in variants], transform, ctx.parts(),
-                                      batch_size=ctx.config.eval_batch_size)
-    info = {"seconds": round(time.time() - start, 2), "kind": spec.kind,
-            "variants": [v for v, _ in variants]}
+        from .methods import get_method
+
+        cfg = {
+            "method": spec.method,
+            "config": get_method(spec.method).make_config(spec.method_config).to_dict(),
+            "sources": [specs[d].label for d in spec.depends_on],
+        }
+    evals = distributed.evaluate_many(
+        [m for _, m in variants], transform, ctx.parts(), batch_size=ctx.config.eval_batch_size
+    )
+    info = {
+        "seconds": round(time.time() - start, 2),
+        "kind": spec.kind,
+        "variants": [v for v, _ in variants],
+    }
     if distributed.is_main_process():
         records, correct = [], {}
         for (variant, _), ev in zip(variants, evals):
@@ -355,12 +468,22 @@ class SweepResult:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runs": len(self.plan), "executed": self.executed, "skipped": self.skipped,
-                "store": str(self.store), "seconds": self.seconds}
+        return {
+            "runs": len(self.plan),
+            "executed": self.executed,
+            "skipped": self.skipped,
+            "store": str(self.store),
+            "seconds": self.seconds,
+        }
 
 
-def run(config: BenchmarkConfig, *, only: list[str] | None = None, progress: bool = True,
-        store: ResultStore | None = None) -> SweepResult:
+def run(
+    config: BenchmarkConfig,
+    *,
+    only: list[str] | None = None,
+    progress: bool = True,
+    store: ResultStore | None = None,
+) -> SweepResult:
     """Execute the plan in order, skipping runs the store already has (see module docstring).
 
     `only` restricts execution to these run ids (their dependencies must already be done or
@@ -383,13 +506,23 @@ def run(config: BenchmarkConfig, *, only: list[str] | None = None, progress: boo
         bar = tqdm(total=len(todo), desc=f"rib run {config.name}", unit="run")
     for spec in todo:
         with _run_lock(ctx.run_dir(spec)):
-            if ctx.store.is_done(spec.run_id):  # re-checked under the lock: another process may have run it
+            if ctx.store.is_done(
+                spec.run_id
+            ):  # re-checked under the lock: another process may have run it
                 skipped.append(spec.run_id)
             else:
                 if bar is not None:
-                    bar.set_postfix_str(f"{spec.model} {spec.label} {spec.finetune_dataset}".strip())
-                logger.info("run %s: %s %s on %s (seed %d)", spec.run_id, spec.model, spec.label,
-                            spec.finetune_dataset or "-", spec.seed)
+                    bar.set_postfix_str(
+                        f"{spec.model} {spec.label} {spec.finetune_dataset}".strip()
+                    )
+                logger.info(
+                    "run %s: %s %s on %s (seed %d)",
+                    spec.run_id,
+                    spec.model,
+                    spec.label,
+                    spec.finetune_dataset or "-",
+                    spec.seed,
+                )
                 execute(spec, ctx, by_id)
                 executed.append(spec.run_id)
         if bar is not None:
@@ -399,13 +532,17 @@ def run(config: BenchmarkConfig, *, only: list[str] | None = None, progress: boo
     return SweepResult(specs, executed, skipped, ctx.store.path, round(time.time() - start, 2))
 
 
-def scores(config: BenchmarkConfig, store: ResultStore | None = None) -> dict[tuple[str, str, str, int], Any]:
+def scores(
+    config: BenchmarkConfig, store: ResultStore | None = None
+) -> dict[tuple[str, str, str, int], Any]:
     """`compute_rib` for every (model, method label, variant, seed) present in the store."""
     from .scores import compute_rib
 
     suite = config.load_suite()
     store = store or ResultStore(config.store_path)
-    recs = [r for r in store.records(suite=suite.name, eval_part="test") if r.model in config.models]
+    recs = [
+        r for r in store.records(suite=suite.name, eval_part="test") if r.model in config.models
+    ]
     pre: dict[str, dict[str, float]] = {}
     post: dict[tuple[str, str, str, int], dict[str, dict[str, float]]] = {}
     for r in recs:
@@ -413,7 +550,8 @@ def scores(config: BenchmarkConfig, store: ResultStore | None = None) -> dict[tu
             pre.setdefault(r.model, {})[r.eval_dataset] = r.accuracy
         else:
             post.setdefault((r.model, r.method, r.variant, r.seed), {}).setdefault(
-                r.finetune_dataset, {})[r.eval_dataset] = r.accuracy
+                r.finetune_dataset, {}
+            )[r.eval_dataset] = r.accuracy
     out = {}
     for key, acc_post in sorted(post.items()):
         if key[0] in pre:

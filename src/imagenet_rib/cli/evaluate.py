@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 
 
-
 def _add_split_arguments(p: argparse.ArgumentParser) -> None:
     """--split-rule / --test-fraction / --split-seed, with SplitConfig's defaults and help."""
     import dataclasses
@@ -16,35 +15,56 @@ def _add_split_arguments(p: argparse.ArgumentParser) -> None:
     from ..data.splits import SplitConfig
 
     fields = {f.name: f for f in dataclasses.fields(SplitConfig)}
-    for opt, name, tp in (("--split-rule", "rule", str), ("--test-fraction", "test_fraction", float),
-                          ("--split-seed", "seed", int)):
+    for opt, name, tp in (
+        ("--split-rule", "rule", str),
+        ("--test-fraction", "test_fraction", float),
+        ("--split-seed", "seed", int),
+    ):
         f = fields[name]
-        p.add_argument(opt, dest=f"split_{name}", type=tp, default=f.default,
-                       help=f"{f.metadata['help']} (default: {f.default!r})")
+        p.add_argument(
+            opt,
+            dest=f"split_{name}",
+            type=tp,
+            default=f.default,
+            help=f"{f.metadata['help']} (default: {f.default!r})",
+        )
 
 
 def split_from_args(args: argparse.Namespace):
     from ..data.splits import SplitConfig
 
-    return SplitConfig(rule=args.split_rule, test_fraction=args.split_test_fraction,
-                       seed=args.split_seed)
+    return SplitConfig(
+        rule=args.split_rule, test_fraction=args.split_test_fraction, seed=args.split_seed
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "evaluate", help="evaluate models on a suite's datasets with the label protocol",
+        "evaluate",
+        help="evaluate models on a suite's datasets with the label protocol",
         description="Evaluate one or more models (registry names, local folders or Hub ids) on "
-                    "datasets of a suite under its label protocol. All models share each pass "
-                    "over the data. Launch with torchrun/accelerate for data-parallel evaluation.")
-    p.add_argument("--model", nargs="+", required=True, help="model name(s), folder(s) or Hub id(s)")
+        "datasets of a suite under its label protocol. All models share each pass "
+        "over the data. Launch with torchrun/accelerate for data-parallel evaluation.",
+    )
+    p.add_argument(
+        "--model", nargs="+", required=True, help="model name(s), folder(s) or Hub id(s)"
+    )
     p.add_argument("--suite", default="mini-rib", help="built-in suite name or suite YAML path")
-    p.add_argument("--datasets", nargs="+", default=None,
-                   help="datasets to evaluate (default: the suite's datasets and its reference)")
-    p.add_argument("--part", default="test", choices=["test", "train"], help="split part to evaluate")
+    p.add_argument(
+        "--datasets",
+        nargs="+",
+        default=None,
+        help="datasets to evaluate (default: the suite's datasets and its reference)",
+    )
+    p.add_argument(
+        "--part", default="test", choices=["test", "train"], help="split part to evaluate"
+    )
     p.add_argument("--objectnet-rule", default=None, help="ObjectNet rule (default: the suite's)")
     p.add_argument("--batch-size", type=int, default=256, help="evaluation batch size")
     p.add_argument("--store", default=None, help="also write the results to this results store")
-    p.add_argument("--json", default=None, help="write the accuracies (and correctness) to this JSON file")
+    p.add_argument(
+        "--json", default=None, help="write the accuracies (and correctness) to this JSON file"
+    )
     _add_split_arguments(p)
     p.set_defaults(func=run)
 
@@ -68,13 +88,17 @@ def run(args: argparse.Namespace) -> int:
     names = args.datasets or list(suite.eval_datasets)
     unknown = [d for d in names if d not in suite.eval_datasets]
     if unknown:
-        raise ConfigError(f"dataset(s) {unknown} are not in suite {suite.name!r}; choose from "
-                          f"{list(suite.eval_datasets)} or pass --suite")
+        raise ConfigError(
+            f"dataset(s) {unknown} are not in suite {suite.name!r}; choose from "
+            f"{list(suite.eval_datasets)} or pass --suite"
+        )
     parts = [suite.part(d, args.part, split) for d in names]
     loaded = [load_model(m) for m in args.model]
     results = []
     for lm in loaded:  # one pass per model: models may differ in their transform
-        (evals,) = distributed.evaluate_many([lm.model], lm.transform, parts, batch_size=args.batch_size)
+        (evals,) = distributed.evaluate_many(
+            [lm.model], lm.transform, parts, batch_size=args.batch_size
+        )
         results.append((lm, evals))
     if not distributed.is_main_process():
         distributed.barrier()
@@ -88,14 +112,24 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         store = ResultStore(args.store)
         for lm, evals in results:
-            rid = run_id(model=lm.name, method="pretrained", suite=suite.name, split=split.to_dict(),
-                         rule=suite.objectnet_rule, datasets=list(suite.eval_datasets))
+            rid = run_id(
+                model=lm.name,
+                method="pretrained",
+                suite=suite.name,
+                split=split.to_dict(),
+                rule=suite.objectnet_rule,
+                datasets=list(suite.eval_datasets),
+            )
             spec = RunSpec(rid, "baseline", lm.name, "pretrained", "pretrained", {}, {}, "", 0)
-            recs = make_records(suite, split, spec, lm.revision, {"method": "pretrained"}, "", evals)
+            recs = make_records(
+                suite, split, spec, lm.revision, {"method": "pretrained"}, "", evals
+            )
             store.add(recs, {r.key: evals[r.eval_dataset].correct for r in recs})
     if args.json:
-        payload = {lm.name: {d: ev.to_dict(with_correct=True) for d, ev in evals.items()}
-                   for lm, evals in results}
+        payload = {
+            lm.name: {d: ev.to_dict(with_correct=True) for d, ev in evals.items()}
+            for lm, evals in results
+        }
         from pathlib import Path
 
         from ..paths import atomic_write_text

@@ -11,27 +11,39 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "run", help="run or resume a benchmark matrix (models x methods x datasets x seeds)",
+        "run",
+        help="run or resume a benchmark matrix (models x methods x datasets x seeds)",
         description="Expand a benchmark config into runs (pretrained baselines, fine-tuning runs, "
-                    "derived runs such as WiSE-FT), execute the ones the results store lacks, and "
-                    "print the RIB scores. Safe to interrupt and re-run at any moment.")
-    p.add_argument("config", help="benchmark config (YAML/JSON path, or a built-in name such as "
-                                  "'mini-rib-demo')")
+        "derived runs such as WiSE-FT), execute the ones the results store lacks, and "
+        "print the RIB scores. Safe to interrupt and re-run at any moment.",
+    )
+    p.add_argument(
+        "config",
+        help="benchmark config (YAML/JSON path, or a built-in name such as 'mini-rib-demo')",
+    )
     p.add_argument("--output-dir", default=None, help="override the config's output_dir")
     p.add_argument("--store", default=None, help="override the results store path")
-    p.add_argument("--executor", default="inline", choices=["inline", "local", "slurm"],
-                   help="inline: this process (default; works under torchrun/accelerate); "
-                        "local/slurm: one submitit job per run")
+    p.add_argument(
+        "--executor",
+        default="inline",
+        choices=["inline", "local", "slurm"],
+        help="inline: this process (default; works under torchrun/accelerate); "
+        "local/slurm: one submitit job per run",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = p.add_argument_group("submitit options (--executor local|slurm)")
-    s.add_argument("--submitit-folder", default=None, help="job logs (default: <output_dir>/submitit)")
+    s.add_argument(
+        "--submitit-folder", default=None, help="job logs (default: <output_dir>/submitit)"
+    )
     s.add_argument("--timeout-min", type=int, default=240, help="time limit per job, minutes")
     s.add_argument("--partition", default=None, help="Slurm partition")
     s.add_argument("--gpus-per-node", type=int, default=1, help="GPUs per job (Slurm)")
     s.add_argument("--cpus-per-task", type=int, default=8, help="CPUs per job (Slurm)")
     s.add_argument("--mem-gb", type=int, default=None, help="memory per job (Slurm)")
-    s.add_argument("--max-parallel", type=int, default=None, help="at most this many jobs at once (Slurm)")
+    s.add_argument(
+        "--max-parallel", type=int, default=None, help="at most this many jobs at once (Slurm)"
+    )
     p.set_defaults(func=run)
 
 
@@ -62,13 +74,15 @@ def print_summary(config, store=None) -> None:
     print("|---|---|---|---|---|---|---|")
     for (model, method, variant, seed), sc in table.items():
         d = sc.to_dict()
-        print(f"| {model} | {method} | {variant or '-'} | {seed} | {_fmt(d.get('mri'))} | "
-              f"{_fmt(d.get('mean_acc_pre'))} | {_fmt(d.get('avg_post_ood'))} |")
+        print(
+            f"| {model} | {method} | {variant or '-'} | {seed} | {_fmt(d.get('mri'))} | "
+            f"{_fmt(d.get('mean_acc_pre'), '')} | {_fmt(d.get('avg_ood_post'), '')} |"
+        )
 
 
-def _fmt(value) -> str:
+def _fmt(value, sign: str = "+") -> str:
     try:
-        return f"{float(value):+.2f}" if value is not None else "n/a"
+        return f"{float(value):{sign}.2f}" if value is not None else "n/a"
     except (TypeError, ValueError):
         return str(value)
 
@@ -76,31 +90,42 @@ def _fmt(value) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import distributed
     from ..results import ResultStore
-    from ..sweep import plan, run as run_sweep
+    from ..sweep import plan
+    from ..sweep import run as run_sweep
 
     config = load_config(args.config, output_dir=args.output_dir, store=args.store)
     if args.dry_run:
         specs = plan(config)
         for s in specs:
             deps = f" <- {','.join(s.depends_on)}" if s.depends_on else ""
-            print(f"{s.run_id}  {s.kind:<8} {s.model}  {s.label}  {s.finetune_dataset or '-'}  "
-                  f"seed {s.seed}{deps}")
+            print(
+                f"{s.run_id}  {s.kind:<8} {s.model}  {s.label}  {s.finetune_dataset or '-'}  "
+                f"seed {s.seed}{deps}"
+            )
         print(f"{len(specs)} runs; store {config.store_path}")
         return 0
     if args.executor != "inline":
         from ..slurm import dispatch
 
-        result = dispatch(config, args.executor, folder=args.submitit_folder,
-                          timeout_min=args.timeout_min, partition=args.partition,
-                          gpus_per_node=args.gpus_per_node if args.executor == "slurm" else 0,
-                          cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
-                          max_parallel=args.max_parallel)
+        result = dispatch(
+            config,
+            args.executor,
+            folder=args.submitit_folder,
+            timeout_min=args.timeout_min,
+            partition=args.partition,
+            gpus_per_node=args.gpus_per_node if args.executor == "slurm" else 0,
+            cpus_per_task=args.cpus_per_task,
+            mem_gb=args.mem_gb,
+            max_parallel=args.max_parallel,
+        )
         print(f"{len(result.jobs)} job(s) run, {len(result.skipped)} run(s) already done")
     else:
         result = run_sweep(config, progress=not args.no_progress)
         if not distributed.is_main_process():
             return 0
-        print(f"{len(result.executed)} run(s) executed, {len(result.skipped)} already done "
-              f"({result.seconds:.0f} s); results in {result.store}")
+        print(
+            f"{len(result.executed)} run(s) executed, {len(result.skipped)} already done "
+            f"({result.seconds:.0f} s); results in {result.store}"
+        )
     print_summary(config, ResultStore(config.store_path))
     return 0

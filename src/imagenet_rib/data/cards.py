@@ -11,12 +11,11 @@ protocol and split.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..paths import card_template
 from .labels import get_label_space
 from .specs import DatasetSpec, get_dataset_spec
 from .splits import SplitConfig, split_indices
@@ -43,15 +42,8 @@ _SCHEMA = [
 
 
 def template_dir() -> Path:
-    """``$IMAGENET_RIB_HUB_CARDS`` or the repository's ``hub_cards/`` folder."""
-    env = os.environ.get("IMAGENET_RIB_HUB_CARDS")
-    folder = Path(env) if env else Path(__file__).resolve().parents[3] / "hub_cards"
-    if not (folder / TEMPLATE).is_file():
-        raise ConfigError(
-            f"dataset card template {folder / TEMPLATE} not found; set IMAGENET_RIB_HUB_CARDS "
-            f"to the folder holding {TEMPLATE} (hub_cards/ of the imagenet-rib repository)"
-        )
-    return folder
+    """The folder holding ``dataset_card.md`` (see `paths.card_template`)."""
+    return card_template(TEMPLATE).parent
 
 
 def _hf_license(licence: str) -> str:

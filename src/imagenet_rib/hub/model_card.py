@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import ConfigError
+from ..paths import card_template
 from ..report._scores import ScoresView
 from ..report.tables import SuiteInfo, fmt, markdown_table, resolve_suite
 from .cards import (
     RIB_CITATION,
     SCORE_METRICS,
-    TEMPLATE_ENV,
     RunRows,
     _get,
     _score_values,
@@ -38,18 +36,8 @@ TEMPLATE_NAME = "model_card.md"
 
 
 def template_path() -> Path:
-    """``hub_cards/model_card.md``: ``$IMAGENET_RIB_HUB_CARDS`` or the repository's hub_cards/."""
-    candidates = (
-        [Path(os.environ[TEMPLATE_ENV]) / TEMPLATE_NAME] if os.environ.get(TEMPLATE_ENV) else []
-    )
-    candidates.append(Path(__file__).resolve().parents[3] / "hub_cards" / TEMPLATE_NAME)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ConfigError(
-        f"model card template {TEMPLATE_NAME} not found (looked at {[str(c) for c in candidates]}); "
-        f"set {TEMPLATE_ENV} to the folder holding hub_cards/{TEMPLATE_NAME} or pass template="
-    )
+    """``hub_cards/model_card.md`` (see `paths.card_template`)."""
+    return card_template(TEMPLATE_NAME)
 
 
 @dataclass

@@ -87,12 +87,13 @@ def compute(
 
 
 def view(scores: Any) -> ScoresView:
+    data = scores.to_dict()  # matrices by name, NaN as None
     return ScoresView(
-        delta=_matrix(scores.delta),
+        delta=_matrix(data["delta"]),
         ri=_floats(scores.ri),
         mri=_float(scores.mri),
         mean_acc_pre=_float(scores.mean_acc_pre),
-        avg_post_ood=_float(scores.avg_post_ood),
+        avg_post_ood=_float(scores.avg_ood_post),
         reference_degradation=_floats(scores.reference_degradation),
         in_task_gain=_floats(scores.in_task_gain),
         missing=[(str(i), str(j)) for i, j in (scores.missing or [])],
@@ -117,10 +118,12 @@ def _as_interval(value: Any, method: str) -> Interval | None:
 def _intervals(result: Any, method: str) -> dict[str, Interval]:
     """Flatten an interval result to ``{"mri": .., "ri/<i>": .., "reference_degradation/<i>": ..}``."""
     out: dict[str, Interval] = {}
-    for name in ("mri", "ri", "reference_degradation", "in_task_gain", "avg_post_ood"):
+    for name in ("mri", "ri", "reference_degradation", "in_task_gain", "avg_ood_post"):
         value = getattr(result, name, None) if not isinstance(result, Mapping) else result.get(name)
         if value is None:
             continue
+        if name == "avg_ood_post":
+            name = "avg_post_ood"  # the report's key
         if name in ("mri", "avg_post_ood"):
             interval = _as_interval(value, method)
             if interval is not None:

@@ -217,7 +217,10 @@ def run(
         )
     if previous and previous.get("complete") and not config.force:
         logger.info("%s is already converted at %s; pass --force to rebuild it", spec.name, out)
-        return ConversionReport(**previous["report"])
+        done_report = previous["report"]
+        return ConversionReport(
+            **{**done_report, "reused_shards": done_report["num_shards"], "seconds": 0.0}
+        )
     ctx = ScanContext(config)
     scan = scan_fn(Path(src), spec, ctx)
     scan.problems.extend(ctx.problems)

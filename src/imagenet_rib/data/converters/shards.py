@@ -105,5 +105,3 @@ def convert_shard(task: ShardTask) -> dict[str, Any]:
         "source_bytes": source_bytes,
         "skipped": skipped,
     }
-
-
