@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import platform
 import tempfile
 import time
@@ -26,6 +27,16 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def make_images(root: Path, n: int, size: int, classes: int = 10) -> None:
@@ -51,17 +62,29 @@ def make_models(k: int, image_size: int):
     from imagenet_rib.transforms import from_hf_processor
 
     torch.manual_seed(0)
-    cfg = ViTConfig(image_size=image_size, patch_size=32, hidden_size=64, num_hidden_layers=2,
-                    num_attention_heads=2, intermediate_size=128, num_labels=10)
+    cfg = ViTConfig(
+        image_size=image_size,
+        patch_size=32,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        num_labels=10,
+    )
     base = ViTForImageClassification(cfg).eval()
     models = []
     for a in np.linspace(0, 1, k):
         m = ViTForImageClassification(cfg).eval()
         m.load_state_dict({n: p * (1 + 0.1 * a) for n, p in base.state_dict().items()})
         models.append(m)
-    proc = ViTImageProcessor(size={"shortest_edge": int(image_size * 256 / 224)},
-                             crop_size={"height": image_size, "width": image_size}, do_center_crop=True,
-                             resample=2, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    proc = ViTImageProcessor(
+        size={"shortest_edge": int(image_size * 256 / 224)},
+        crop_size={"height": image_size, "width": image_size},
+        do_center_crop=True,
+        resample=2,
+        image_mean=[0.5] * 3,
+        image_std=[0.5] * 3,
+    )
     return models, from_hf_processor(proc)
 
 
@@ -72,8 +95,9 @@ def reference(models, transform, root: Path, batch_size: int) -> tuple[float, li
     start = time.perf_counter()
     preds = []
     for m in models:  # one full decode + transform pass per checkpoint
-        loader = torch.utils.data.DataLoader(ImageFolder(str(root), transform=transform),
-                                             batch_size=batch_size, num_workers=0)
+        loader = torch.utils.data.DataLoader(
+            ImageFolder(str(root), transform=transform), batch_size=batch_size, num_workers=0
+        )
         out = []
         with torch.inference_mode():
             for x, _ in loader:
@@ -113,22 +137,31 @@ def main() -> None:
         files = sorted(root.glob("*/*.jpg"))
         ds = datasets.Dataset.from_dict(
             {"image": [{"bytes": f.read_bytes(), "path": None} for f in files]},
-            features=datasets.Features({"image": datasets.Image()}))
+            features=datasets.Features({"image": datasets.Image()}),
+        )
 
         scored = args.num_images * args.checkpoints
         t_ref, p_ref = reference(models, transform, root, args.batch_size)
         t_cold, p_cold = library(models, transform, ds, args.batch_size, Path(tmp) / "cache")
         t_warm, p_warm = library(models, transform, ds, args.batch_size, Path(tmp) / "cache")
-        same = all(np.array_equal(a, b) and np.array_equal(a, c)
-                   for a, b, c in zip(p_ref, p_cold, p_warm))
+        same = all(
+            np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(p_ref, p_cold, p_warm)
+        )
 
-    print(f"bench_eval  {date.today()}  {platform.processor() or platform.machine()}, "
-          f"{args.threads} thread(s), torch {torch.__version__}")
-    print(f"{args.num_images} JPEGs ({args.image_size * 5 // 4}x{args.image_size} -> "
-          f"{args.image_size}), {args.checkpoints} checkpoints, batch {args.batch_size}")
+    print(
+        f"bench_eval  {date.today()}  {cpu_name()} ({os.cpu_count()} cores), "
+        f"{args.threads} thread(s), torch {torch.__version__}"
+    )
+    print(
+        f"{args.num_images} JPEGs ({args.image_size * 5 // 4}x{args.image_size} -> "
+        f"{args.image_size}), {args.checkpoints} checkpoints, batch {args.batch_size}"
+    )
     print(f"{'path':<34}{'seconds':>9}{'images/s':>11}{'ratio':>8}")
-    for name, t in (("reference (ImageFolder, per ckpt)", t_ref), ("library, cold tensor cache", t_cold),
-                    ("library, warm tensor cache", t_warm)):
+    for name, t in (
+        ("reference (ImageFolder, per ckpt)", t_ref),
+        ("library, cold tensor cache", t_cold),
+        ("library, warm tensor cache", t_warm),
+    ):
         print(f"{name:<34}{t:>9.2f}{scored / t:>11.0f}{t_ref / t:>7.1f}x")
     print(f"identical predictions on all paths: {same}")
     if not same:

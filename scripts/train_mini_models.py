@@ -18,9 +18,15 @@ from imagenet_rib.paths import atomic_dir
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=None, help="folder for the checkpoints (default: the cache)")
-    parser.add_argument("--only", choices=sorted(SOURCES), default=None, help="train one model only")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the checkpoints (default: the cache)"
+    )
+    parser.add_argument(
+        "--only", choices=sorted(SOURCES), default=None, help="train one model only"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     for name in [args.only] if args.only else sorted(SOURCES):

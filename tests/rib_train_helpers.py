@@ -108,5 +108,3 @@ def quick_train(**over) -> dict:
     )
     cfg.update(over)
     return cfg
-
-

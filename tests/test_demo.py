@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from imagenet_rib.cli import main
 from imagenet_rib.records import ResultRecord
 from imagenet_rib.results import ResultStore
 
 
+def _demo(out, *extra: str) -> str:
+    # the command exactly as a user types it (`make demo` runs the full version)
+    proc = subprocess.run(
+        [sys.executable, "-m", "imagenet_rib", "demo", "--quick", "--output-dir", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
 @pytest.mark.slow
-def test_quick_demo_end_to_end(tmp_path, capsys):
+def test_quick_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--output-dir", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "mRI" in text and "RI" in text
+    text = _demo(out)
+    assert "| mRI |" in text and "RI_i" in text and "in-task gain" in text
     store = ResultStore(out / "results.sqlite")
     recs = store.records()
     # 1 baseline + 2 ft + 2 linear-probe + 2 wise-ft x 3 alphas, each on 8 sets + mini-val
@@ -33,6 +47,10 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     per_group = json.loads(c.per_group)
     assert len(per_group) == 75
     assert c.accuracy == pytest.approx(sum(per_group.values()) / 75)
+    # WiSE-FT's end points are exactly the pretrained and the fine-tuned models
+    acc = {(r.method, r.variant, r.finetune_dataset, r.eval_dataset): r.accuracy for r in recs}
+    for d in ("mini-v2", "mini-val"):
+        assert acc[("wise-ft", "alpha=0.0", "mini-r", d)] == acc[("pretrained", "", "", d)]
+        assert acc[("wise-ft", "alpha=1.0", "mini-r", d)] == acc[("ft", "", "mini-r", d)]
     # a second run reuses every finished run
-    assert main(["demo", "--quick", "--output-dir", str(out), "--no-report"]) == 0
-    assert "0 run(s) executed" in capsys.readouterr().out
+    assert "0 run(s) executed" in _demo(out, "--no-report")

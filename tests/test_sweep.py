@@ -194,16 +194,20 @@ def _table(store: ResultStore) -> dict:
 
 
 def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
+    start = time.time()
     ref = _rib_run(tiny_root, "ref")
     out, _ = ref.communicate(timeout=600)
+    duration = time.time() - start
     assert ref.returncode == 0, out[-3000:]
     assert "5 run(s) executed, 0 already done" in out and "| mRI |" in out
     reference = ResultStore(tiny_root / "ref" / "results.sqlite")
     assert len(reference) == EXPECTED_RECORDS
 
     rng = np.random.default_rng(5)
-    # a fault kill lands INSIDE a store transaction; the others at random instants
-    schedule = ["store-add", rng.uniform(6, 14), "store-add", rng.uniform(6, 14)]
+    # a fault kill lands INSIDE a store transaction; the others at random instants of a run
+    # (start-up, training, checkpointing, evaluation, writing), scaled to this machine's speed
+    delays = list(rng.uniform(0.2, 0.7, size=3) * duration)
+    schedule = ["store-add", delays[0], "store-add", delays[1], delays[2]]
     killed = 0
     for when in schedule:
         proc = _rib_run(tiny_root, "killed", fault=when if isinstance(when, str) else None)

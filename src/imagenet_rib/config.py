@@ -21,18 +21,21 @@ C = TypeVar("C", bound="ConfigBase")
 def check_choice(owner: str, name: str, value: Any, allowed: Iterable[Any]) -> None:
     allowed = list(allowed)
     if value not in allowed:
-        raise ConfigError(
-            f"{owner}.{name}={value!r} is not allowed; choose one of {allowed}"
-        )
+        raise ConfigError(f"{owner}.{name}={value!r} is not allowed; choose one of {allowed}")
 
 
 def check_range(
-    owner: str, name: str, value: float, lo: float | None = None, hi: float | None = None,
-    *, lo_open: bool = False, hi_open: bool = False,
+    owner: str,
+    name: str,
+    value: float,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
 ) -> None:
-    bad = (
-        (lo is not None and (value <= lo if lo_open else value < lo))
-        or (hi is not None and (value >= hi if hi_open else value > hi))
+    bad = (lo is not None and (value <= lo if lo_open else value < lo)) or (
+        hi is not None and (value >= hi if hi_open else value > hi)
     )
     if bad:
         left = "(" if lo_open else "["
@@ -50,7 +53,9 @@ def field(default: Any = dataclasses.MISSING, *, help: str, **kwargs: Any) -> An
     if default is dataclasses.MISSING:
         return dataclasses.field(metadata=metadata, **kwargs)
     if isinstance(default, (list, dict, set)):
-        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=metadata, **kwargs)
+        return dataclasses.field(
+            default_factory=lambda d=default: type(d)(d), metadata=metadata, **kwargs
+        )
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 

@@ -37,16 +37,27 @@ class DatasetEval:
     per_group: dict[str, float] = field(default_factory=dict)  # e.g. "fog/3" -> accuracy
 
     def to_dict(self, with_correct: bool = False) -> dict[str, Any]:
-        out = {"dataset": self.dataset, "part": self.part, "protocol": self.protocol,
-               "accuracy": self.accuracy, "num_images": self.num_images, "per_group": self.per_group}
+        out = {
+            "dataset": self.dataset,
+            "part": self.part,
+            "protocol": self.protocol,
+            "accuracy": self.accuracy,
+            "num_images": self.num_images,
+            "per_group": self.per_group,
+        }
         if with_correct:
             out["correct"] = self.correct.astype(int).tolist()
         return out
 
 
 def predict(
-    models: Sequence[torch.nn.Module], pixels: np.ndarray, transform: ImageTransform, reduce,
-    *, batch_size: int = 512, device: str | torch.device | None = None,
+    models: Sequence[torch.nn.Module],
+    pixels: np.ndarray,
+    transform: ImageTransform,
+    reduce,
+    *,
+    batch_size: int = 512,
+    device: str | torch.device | None = None,
 ) -> list[np.ndarray]:
     """Reduced-logit argmax of each model over `pixels`, in ONE pass over the data.
 
@@ -63,7 +74,9 @@ def predict(
         m.eval().to(device)
     with torch.inference_mode():
         for start in range(0, len(pixels), batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(pixels[start:start + batch_size])).to(device)
+            x = torch.from_numpy(np.array(pixels[start : start + batch_size])).to(
+                device
+            )  # copy: memmaps are read-only
             x = transform.normalize(x)
             for k, m in enumerate(models):
                 preds[k].append(reduce(logits_of(m, x)).argmax(-1).cpu().numpy())
@@ -82,29 +95,46 @@ def score(part: SplitPart, pred: np.ndarray) -> DatasetEval:
         acc = float(np.mean(list(per_group.values()))) if per_group else float("nan")
     else:
         acc = 100.0 * float(correct.mean()) if len(correct) else float("nan")
-    return DatasetEval(part.name, part.part, part.protocol.rule, acc, len(correct), correct, per_group)
+    return DatasetEval(
+        part.name, part.part, part.protocol.rule, acc, len(correct), correct, per_group
+    )
 
 
 def evaluate_split(
-    model: torch.nn.Module, transform: ImageTransform, part: SplitPart, *, batch_size: int = 512,
+    model: torch.nn.Module,
+    transform: ImageTransform,
+    part: SplitPart,
+    *,
+    batch_size: int = 512,
     device: str | None = None,
 ) -> DatasetEval:
     from .data.tensors import pixels
 
-    (pred,) = predict([model], pixels(part.dataset, transform), transform, part.protocol.reduce,
-                      batch_size=batch_size, device=device)
+    (pred,) = predict(
+        [model],
+        pixels(part.dataset, transform),
+        transform,
+        part.protocol.reduce,
+        batch_size=batch_size,
+        device=device,
+    )
     return score(part, pred)
 
 
 def evaluate_many(
-    models: Sequence[torch.nn.Module], transform: ImageTransform, parts: Sequence[SplitPart], **kw: Any,
+    models: Sequence[torch.nn.Module],
+    transform: ImageTransform,
+    parts: Sequence[SplitPart],
+    **kw: Any,
 ) -> list[dict[str, DatasetEval]]:
     """Evaluate several checkpoints on several dataset parts; one pass per dataset."""
     from .data.tensors import pixels
 
     out: list[dict[str, DatasetEval]] = [{} for _ in models]
     for part in parts:
-        preds = predict(models, pixels(part.dataset, transform), transform, part.protocol.reduce, **kw)
+        preds = predict(
+            models, pixels(part.dataset, transform), transform, part.protocol.reduce, **kw
+        )
         for k, pred in enumerate(preds):
             out[k][part.name] = score(part, pred)
     return out

@@ -95,7 +95,9 @@ class RIBIntervals:
         cols, rows = self.scores.columns, self.scores.finetune_sets
 
         def bounds(m: np.ndarray) -> dict[str, dict[str, float | None]]:
-            return {i: {j: _json_float(m[a, b]) for b, j in enumerate(cols)} for a, i in enumerate(rows)}
+            return {
+                i: {j: _json_float(m[a, b]) for b, j in enumerate(cols)} for a, i in enumerate(rows)
+            }
 
         return {
             "method": self.method,
@@ -107,7 +109,9 @@ class RIBIntervals:
             "ri": {k: v.to_dict() for k, v in self.ri.items()},
             "mri": self.mri.to_dict(),
             "avg_ood_post": self.avg_ood_post.to_dict(),
-            "reference_degradation": {k: v.to_dict() for k, v in self.reference_degradation.items()},
+            "reference_degradation": {
+                k: v.to_dict() for k, v in self.reference_degradation.items()
+            },
             "in_task_gain": {k: v.to_dict() for k, v in self.in_task_gain.items()},
         }
 
@@ -138,7 +142,11 @@ def _quantiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
 
 
 def _assemble(
-    point: RIBScores, stats: Mapping[str, tuple[np.ndarray, np.ndarray]], method: str, confidence: float, n: int
+    point: RIBScores,
+    stats: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    method: str,
+    confidence: float,
+    n: int,
 ) -> RIBIntervals:
     rows = point.finetune_sets
 
@@ -175,7 +183,9 @@ def _check_confidence(confidence: float) -> None:
 def _as_correct(value: Any, where: str) -> np.ndarray:
     arr = np.asarray(value)
     if arr.ndim != 1 or arr.size == 0:
-        raise ScoreInputError(f"{where} must be a non-empty 1-D vector of per-image correctness, got shape {arr.shape}")
+        raise ScoreInputError(
+            f"{where} must be a non-empty 1-D vector of per-image correctness, got shape {arr.shape}"
+        )
     if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
         raise ScoreInputError(f"{where} must hold booleans (or 0/1): per-image top-1 correctness")
     return arr.astype(np.float32)
@@ -257,7 +267,9 @@ def bootstrap_rib(
         post_b[:, which, b] = boot[:, 1:]
     point = scores_from_arrays(pre, post, suite, rows, reference)
     idx = np.array([suite.index(r) for r in rows])
-    stats = {k: _quantiles(v, confidence) for k, v in _rib_arrays(pre_b, post_b, idx, len(suite)).items()}
+    stats = {
+        k: _quantiles(v, confidence) for k, v in _rib_arrays(pre_b, post_b, idx, len(suite)).items()
+    }
     return _assemble(point, stats, "bootstrap-images", confidence, n_boot)
 
 
@@ -283,7 +295,11 @@ def seed_intervals(
         raise ScoreInputError(f"seed_intervals needs the scores of >= 2 seeds, got {len(scores)}")
     first = scores[0]
     for k, s in enumerate(scores[1:], start=1):
-        if (s.suite, s.finetune_sets, s.reference) != (first.suite, first.finetune_sets, first.reference):
+        if (s.suite, s.finetune_sets, s.reference) != (
+            first.suite,
+            first.finetune_sets,
+            first.reference,
+        ):
             raise ScoreInputError(
                 f"seed {k} was scored on suite={s.suite}, finetune_sets={s.finetune_sets}, "
                 f"reference={s.reference!r} but seed 0 on {first.suite}, {first.finetune_sets}, "
@@ -291,9 +307,9 @@ def seed_intervals(
             )
     pre = np.stack([s.acc_pre for s in scores])  # (S, c)
     post = np.stack([s.acc_post for s in scores])  # (S, r, c)
-    point = scores_from_arrays(pre.mean(0), post.mean(0), first.suite, first.finetune_sets, first.reference)
-    missing_any = sorted({cell for s in scores for cell in s.missing} - set(point.missing))
-    point.missing.extend(missing_any)  # already NaN through the mean; listed for completeness
+    point = scores_from_arrays(
+        pre.mean(0), post.mean(0), first.suite, first.finetune_sets, first.reference
+    )
     idx = np.array([first.suite.index(r) for r in first.finetune_sets])
     n = len(first.suite)
     if method == "bootstrap":

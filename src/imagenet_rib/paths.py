@@ -65,8 +65,10 @@ def card_template(name: str) -> Path:
     if os.environ.get("IMAGENET_RIB_HUB_CARDS"):  # an explicit choice: no silent fallback
         candidates = [Path(os.environ["IMAGENET_RIB_HUB_CARDS"])]
     else:
-        candidates = [Path(__file__).resolve().parents[2] / "hub_cards",
-                      Path(sys.prefix) / "share" / "imagenet-rib" / "hub_cards"]
+        candidates = [
+            Path(__file__).resolve().parents[2] / "hub_cards",
+            Path(sys.prefix) / "share" / "imagenet-rib" / "hub_cards",
+        ]
     for folder in candidates:
         if (folder / name).is_file():
             return folder / name

@@ -44,7 +44,9 @@ class Registry(Generic[T]):
 
     def _add(self, name: str, obj: T) -> None:
         if not name or name != name.strip():
-            raise ValueError(f"invalid {self.kind} name {name!r}: use a non-empty name without spaces")
+            raise ValueError(
+                f"invalid {self.kind} name {name!r}: use a non-empty name without spaces"
+            )
         if name in self._items:
             raise DuplicateNameError(
                 f"{self.kind} {name!r} is already registered; pick another name or "
@@ -63,7 +65,9 @@ class Registry(Generic[T]):
             close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             known = ", ".join(sorted(self._items)) or "(none)"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}")
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}"
+            )
         return name
 
     def names(self) -> list[str]:

@@ -97,7 +97,9 @@ def _accuracy(value: Any, where: str) -> float:
     try:
         acc = float(value)
     except (TypeError, ValueError):
-        raise ScoreInputError(f"{where}={value!r} is not a number; give a percentage in [0, 100]") from None
+        raise ScoreInputError(
+            f"{where}={value!r} is not a number; give a percentage in [0, 100]"
+        ) from None
     if not math.isnan(acc) and not 0.0 <= acc <= 100.0:
         raise ScoreInputError(
             f"{where}={acc!r} is outside [0, 100]; accuracies are top-1 percentages "
@@ -106,7 +108,9 @@ def _accuracy(value: Any, where: str) -> float:
     return acc
 
 
-def _rib_arrays(pre: np.ndarray, post: np.ndarray, rows: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def _rib_arrays(
+    pre: np.ndarray, post: np.ndarray, rows: np.ndarray, n: int
+) -> dict[str, np.ndarray]:
     """All scores from accuracy arrays, vectorised over any leading batch shape.
 
     pre: (..., c) A_pre over the columns (suite first, then the optional reference);
@@ -153,7 +157,10 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"
+        first = cells[0].ljust(widths[0])  # names left, numbers right
+        return (
+            "| " + " | ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]) + " |"
+        )
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(header), sep, *(line(r) for r in rows)])
@@ -204,14 +211,19 @@ class RIBScores:
 
     def delta_of(self, finetune_set: str, eval_set: str) -> float:
         """dA(finetune_set -> eval_set)."""
-        return float(self.delta[self.finetune_sets.index(finetune_set), self.columns.index(eval_set)])
+        return float(
+            self.delta[self.finetune_sets.index(finetune_set), self.columns.index(eval_set)]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: NaN becomes None, matrices become nested dicts by name."""
         cols = self.columns
 
         def matrix(m: np.ndarray) -> dict[str, dict[str, float | None]]:
-            return {i: {j: _json_float(m[a, b]) for b, j in enumerate(cols)} for a, i in enumerate(self.finetune_sets)}
+            return {
+                i: {j: _json_float(m[a, b]) for b, j in enumerate(cols)}
+                for a, i in enumerate(self.finetune_sets)
+            }
 
         return {
             "suite": list(self.suite),
@@ -224,7 +236,9 @@ class RIBScores:
             "mri": _json_float(self.mri),
             "mean_acc_pre": _json_float(self.mean_acc_pre),
             "avg_ood_post": _json_float(self.avg_ood_post),
-            "reference_degradation": {k: _json_float(v) for k, v in self.reference_degradation.items()},
+            "reference_degradation": {
+                k: _json_float(v) for k, v in self.reference_degradation.items()
+            },
             "in_task_gain": {k: _json_float(v) for k, v in self.in_task_gain.items()},
             "missing": [list(cell) for cell in self.missing],
         }
@@ -232,10 +246,17 @@ class RIBScores:
     def to_markdown(self) -> str:
         """Terminal-ready tables: dA(i->j), then per-set and overall scores."""
         cols = self.columns
-        delta_rows = [[i, *(_fmt(v) for v in self.delta[a])] for a, i in enumerate(self.finetune_sets)]
+        delta_rows = [
+            [i, *(_fmt(v) for v in self.delta[a])] for a, i in enumerate(self.finetune_sets)
+        ]
         delta_rows.append([PRETRAINED + " (A_pre)", *(_fmt(v, signed=False) for v in self.acc_pre)])
-        parts = ["dA(i -> j), percentage points (rows: fine-tuned on i; n/a: missing)", _table(["i \\ j", *cols], delta_rows)]
-        head = ["fine-tuning set", "RI_i", "in-task gain"] + (["reference degradation"] if self.reference else [])
+        parts = [
+            "dA(i -> j), percentage points (rows: fine-tuned on i; n/a: missing)",
+            _table(["i \\ j", *cols], delta_rows),
+        ]
+        head = ["fine-tuning set", "RI_i", "in-task gain"] + (
+            ["reference degradation"] if self.reference else []
+        )
         rows = []
         for i in self.finetune_sets:
             row = [i, _fmt(self.ri[i]), _fmt(self.in_task_gain[i])]
@@ -249,7 +270,9 @@ class RIBScores:
         )
         if self.missing:
             cells = ", ".join(f"{r}->{c}" for r, c in self.missing)
-            parts.append(f"missing cells ({len(self.missing)}), reported as n/a, never as 0: {cells}")
+            parts.append(
+                f"missing cells ({len(self.missing)}), reported as n/a, never as 0: {cells}"
+            )
         return "\n".join(parts)
 
 
@@ -283,7 +306,9 @@ def scores_from_arrays(
     idx = np.array([suite.index(r) for r in rows])
     out = _rib_arrays(pre, post, idx, len(suite))
     missing = [(PRETRAINED, c) for c, v in zip(cols, pre) if np.isnan(v)]
-    missing += [(i, c) for a, i in enumerate(rows) for b, c in enumerate(cols) if np.isnan(post[a, b])]
+    missing += [
+        (i, c) for a, i in enumerate(rows) for b, c in enumerate(cols) if np.isnan(post[a, b])
+    ]
     if missing:
         logger.info("%d missing cell(s): statistics touching them are NaN", len(missing))
     ref = out.get("reference_degradation")
@@ -341,7 +366,10 @@ def compute_rib(
             raise _unknown("dataset", extra, cols)
     pre = np.array([_accuracy(acc_pre.get(j), f"acc_pre[{j!r}]") for j in cols])
     post = np.array(
-        [[_accuracy(acc_post.get(i, {}).get(j), f"acc_post[{i!r}][{j!r}]") for j in cols] for i in rows]
+        [
+            [_accuracy(acc_post.get(i, {}).get(j), f"acc_post[{i!r}][{j!r}]") for j in cols]
+            for i in rows
+        ]
     )
     return scores_from_arrays(pre, post, suite, rows, reference)
 
@@ -369,7 +397,9 @@ def compute_rib_matrix(
             + (f" plus the reference {reference!r}" if reference else "")
         )
     if pre.shape != (c,):
-        raise ScoreInputError(f"acc_pre has shape {pre.shape}, expected ({c},) to match {_columns(suite, reference)}")
+        raise ScoreInputError(
+            f"acc_pre has shape {pre.shape}, expected ({c},) to match {_columns(suite, reference)}"
+        )
     return scores_from_arrays(pre, post, suite, suite, reference)
 
 

@@ -114,7 +114,11 @@ def from_hf_processor(processor: Any) -> ImageTransform:
             f"'shortest_edge' or 'height'/'width'; fix the checkpoint's preprocessor_config.json"
         )
     crop = getattr(processor, "crop_size", None)
-    crop_px = _size_field(crop, "height") if getattr(processor, "do_center_crop", False) and crop else None
+    crop_px = (
+        _size_field(crop, "height")
+        if getattr(processor, "do_center_crop", False) and crop
+        else None
+    )
     resample = getattr(processor, "resample", None)
     code = int(getattr(resample, "value", resample)) if resample is not None else 2
     interp = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}.get(code, "bilinear")
@@ -122,8 +126,14 @@ def from_hf_processor(processor: Any) -> ImageTransform:
     mean = tuple(float(v) for v in processor.image_mean) if normalize else (0.0, 0.0, 0.0)
     std = tuple(float(v) for v in processor.image_std) if normalize else (1.0, 1.0, 1.0)
     assert resize is not None
-    return ImageTransform(resize=resize, crop=crop_px or resize, mean=mean, std=std,  # type: ignore[arg-type]
-                          resize_mode=mode, interpolation=interp)
+    return ImageTransform(
+        resize=resize,
+        crop=crop_px or resize,
+        mean=mean,
+        std=std,  # type: ignore[arg-type]
+        resize_mode=mode,
+        interpolation=interp,
+    )
 
 
 def from_timm_config(cfg: dict[str, Any]) -> ImageTransform:
@@ -132,6 +142,10 @@ def from_timm_config(cfg: dict[str, Any]) -> ImageTransform:
     crop_pct = float(cfg.get("crop_pct", 0.875))
     resize = int(np.floor(crop / crop_pct))
     return ImageTransform(
-        resize=resize, crop=crop, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-        resize_mode="shortest_edge", interpolation=cfg.get("interpolation", "bicubic"),
+        resize=resize,
+        crop=crop,
+        mean=tuple(cfg["mean"]),
+        std=tuple(cfg["std"]),
+        resize_mode="shortest_edge",
+        interpolation=cfg.get("interpolation", "bicubic"),
     )

@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="ImageNet-RIB: measure how much robustness survives fine-tuning.",
     )
     parser.add_argument("--version", action="version", version=f"imagenet-rib {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -55,5 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rib {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"rib {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        print(
+            f"rib {args.command}: interrupted; re-run the same command to resume", file=sys.stderr
+        )
         return 130

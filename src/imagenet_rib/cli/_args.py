@@ -68,12 +68,16 @@ def add_dataclass_arguments(
         group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
 
 
-def dataclass_from_args(cls: type, args: argparse.Namespace, *, prefix: str = "", **extra: Any) -> Any:
+def dataclass_from_args(
+    cls: type, args: argparse.Namespace, *, prefix: str = "", **extra: Any
+) -> Any:
     values = {}
     for f in dataclasses.fields(cls):
         key = prefix + f.name
         if f.init and hasattr(args, key):
             value = getattr(args, key)
-            values[f.name] = tuple(value) if isinstance(value, list) and isinstance(f.default, tuple) else value
+            values[f.name] = (
+                tuple(value) if isinstance(value, list) and isinstance(f.default, tuple) else value
+            )
     values.update(extra)
     return cls(**values)

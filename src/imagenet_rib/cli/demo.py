@@ -14,7 +14,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -41,41 +40,11 @@ def _step(title: str) -> float:
     return time.time()
 
 
-def _heatmap(scores: Any, path: Path, title: str) -> Path:
-    """The report's heatmap if available, else a minimal matplotlib one."""
-    try:
-        from ..report import plot_delta_heatmap
-    except ImportError:
-        plot_delta_heatmap = None
-    if plot_delta_heatmap is not None:
-        return plot_delta_heatmap(scores.to_dict()["delta"], path, title=title)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    delta = scores.to_dict()["delta"]  # {ft set: {eval set: dA}}
-    rows, cols = list(delta), list(next(iter(delta.values())))
-    values = np.array([[delta[r].get(c, np.nan) for c in cols] for r in rows], dtype=float)
-    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(cols), 1 + 0.6 * len(rows)))
-    bound = max(np.nanmax(np.abs(values)), 1e-6)
-    im = ax.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound)
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label="dA (points)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def run(args: argparse.Namespace) -> int:
     from ..data.mini import build_suite
     from ..models import load_model
     from ..paths import atomic_write_text
+    from ..report import plot_delta_heatmap
     from ..results import ResultStore
     from ..sweep import run as run_sweep
     from ..sweep import scores
@@ -121,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n### {model}, fine-tuned with {method} (seed {seed})\n")
         print(sc.to_markdown())
         figures.append(
-            _heatmap(
-                sc, out / "figures" / f"delta-{model}-{method}.png", f"dA(i->j), {model}, {method}"
+            plot_delta_heatmap(
+                sc,
+                out / "figures" / f"delta-{model}-{method}.png",
+                title=f"dA(i->j), {model}, {method}",
             )
         )
 

@@ -31,7 +31,9 @@ class LabelSpace:
 
     def __post_init__(self) -> None:
         if len(self.wnids) != len(self.lemmas):
-            raise ValueError(f"label space {self.name!r}: {len(self.wnids)} wnids but {len(self.lemmas)} lemmas")
+            raise ValueError(
+                f"label space {self.name!r}: {len(self.wnids)} wnids but {len(self.lemmas)} lemmas"
+            )
         if len(set(self.wnids)) != len(self.wnids):
             raise ValueError(f"label space {self.name!r} has duplicate wnids")
 
@@ -97,7 +99,9 @@ def timm_subset(name: str) -> tuple[str, ...]:
     # locate timm's data files without importing timm (which imports torch: seconds)
     spec = importlib.util.find_spec("timm")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("timm is required for the ImageNet class subsets; pip install timm")
+        raise ModuleNotFoundError(
+            "timm is required for the ImageNet class subsets; pip install timm"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "_info" / f"{name}_synsets.txt"
     text = path.read_text()
     return tuple(line.strip() for line in text.splitlines() if line.strip())

@@ -62,7 +62,9 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
 
     path = Path(source)
     if path.exists():
-        if (path / "objectnet_to_imagenet_1k.json").is_file():  # score with the mapping stored with the rows
+        if (
+            path / "objectnet_to_imagenet_1k.json"
+        ).is_file():  # score with the mapping stored with the rows
             from .imagenet import use_objectnet_mapping
 
             use_objectnet_mapping(path)
@@ -70,7 +72,9 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
             return datasets.load_from_disk(str(path))
         if (path / "data").is_dir() or list(path.glob("*.parquet")):
             return datasets.load_dataset(str(path), split="train")
-        raise DatasetError(f"{path} holds neither a save_to_disk folder nor Parquet shards for {name!r}")
+        raise DatasetError(
+            f"{path} holds neither a save_to_disk folder nor Parquet shards for {name!r}"
+        )
     return datasets.load_dataset(source, split="train")
 
 
@@ -91,8 +95,14 @@ class SplitPart:
 
 
 def load_split(
-    name: str, part: str, split: SplitConfig = SplitConfig(), *, rule: str | None = None,
-    source: str | None = None, max_samples: int | None = None, seed: int = 0,
+    name: str,
+    part: str,
+    split: SplitConfig = SplitConfig(),
+    *,
+    rule: str | None = None,
+    source: str | None = None,
+    max_samples: int | None = None,
+    seed: int = 0,
 ) -> SplitPart:
     """Rows of `part` ("train" or "test") of dataset `name` with their protocol targets.
 

@@ -89,12 +89,16 @@ class LabelProtocol:
             raise ConfigError(f"expected {self.num_classes} logits, got {logits.shape[-1]}")
         return logits if self.rule == "full" else logits[..., self._gather].max(axis=-1)
 
-    def targets(self, labels: Sequence[int], class_names: Sequence[str] | None = None) -> np.ndarray:
+    def targets(
+        self, labels: Sequence[int], class_names: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Target index k of each row; raises if a row falls outside the protocol."""
         values = class_names if self.target_key == "class_name" else labels
         if values is None:
             raise DatasetError(f"protocol {self.rule!r} needs the rows' class_name column")
-        out = np.fromiter((self.target_index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+        out = np.fromiter(
+            (self.target_index.get(v, -1) for v in values), dtype=np.int64, count=len(values)
+        )
         if (out < 0).any():
             bad = sorted({values[i] for i in np.flatnonzero(out < 0)[:5]})
             raise DatasetError(
@@ -109,13 +113,19 @@ class LabelProtocol:
 
 def full_protocol(space: LabelSpace) -> LabelProtocol:
     n = space.num_classes
-    return LabelProtocol("full", n, tuple((i,) for i in range(n)), space.wnids, "label", {i: i for i in range(n)})
+    return LabelProtocol(
+        "full", n, tuple((i,) for i in range(n)), space.wnids, "label", {i: i for i in range(n)}
+    )
 
 
 def subset_protocol(space: LabelSpace, wnids: Sequence[str]) -> LabelProtocol:
     idx = space.indices(list(wnids))
     return LabelProtocol(
-        "subset", space.num_classes, tuple((i,) for i in idx), tuple(wnids), "label",
+        "subset",
+        space.num_classes,
+        tuple((i,) for i in idx),
+        tuple(wnids),
+        "label",
         {c: k for k, c in enumerate(idx)},
     )
 
@@ -149,12 +159,18 @@ def objectnet_protocol(space: LabelSpace, mapping: Mapping[str, str], rule: str)
         idx = [lemmas[p] for p in parts]
         groups.append(tuple(idx) if rule == "max-over-mapped" else (idx[0],))
     return LabelProtocol(
-        f"objectnet/{rule}", space.num_classes, tuple(groups), tuple(classes), "class_name",
+        f"objectnet/{rule}",
+        space.num_classes,
+        tuple(groups),
+        tuple(classes),
+        "class_name",
         {c: k for k, c in enumerate(classes)},
     )
 
 
-def _paper_compat(space: LabelSpace, mapping: Mapping[str, str], classes: list[str]) -> LabelProtocol:
+def _paper_compat(
+    space: LabelSpace, mapping: Mapping[str, str], classes: list[str]
+) -> LabelProtocol:
     """Emulate the reference code's matching (a known defect, PROTOCOL.md section 3).
 
     It compares against SHORT class names (first comma part of each lemma), splits the
@@ -171,7 +187,10 @@ def _paper_compat(space: LabelSpace, mapping: Mapping[str, str], classes: list[s
     unique = sorted(set(ids))
     pos = {c: k for k, c in enumerate(unique)}
     return LabelProtocol(
-        "objectnet/paper-compat", space.num_classes, tuple((c,) for c in unique),
-        tuple(space.wnids[c] for c in unique), "class_name",
+        "objectnet/paper-compat",
+        space.num_classes,
+        tuple((c,) for c in unique),
+        tuple(space.wnids[c] for c in unique),
+        "class_name",
         {name: pos[c] for name, c in zip(classes, ids)},
     )

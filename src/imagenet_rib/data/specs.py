@@ -65,7 +65,9 @@ class DatasetSpec:
         if self.aggregate not in AGGREGATES:
             raise ConfigError(f"aggregate {self.aggregate!r} not in {AGGREGATES}")
         if self.subset is not None and self.objectnet_mapping is not None:
-            raise ConfigError(f"dataset {self.name!r}: give a subset or an ObjectNet mapping, not both")
+            raise ConfigError(
+                f"dataset {self.name!r}: give a subset or an ObjectNet mapping, not both"
+            )
 
     @property
     def is_objectnet(self) -> bool:
@@ -77,7 +79,9 @@ class DatasetSpec:
         if self.objectnet_mapping is not None:
             rule = rule or self.default_rule
             if rule not in OBJECTNET_RULES:
-                raise ConfigError(f"ObjectNet rule {rule!r} unknown; choose one of {list(OBJECTNET_RULES)}")
+                raise ConfigError(
+                    f"ObjectNet rule {rule!r} unknown; choose one of {list(OBJECTNET_RULES)}"
+                )
             return objectnet_protocol(space, self.objectnet_mapping(), rule)
         if self.subset is not None:
             return subset_protocol(space, self.subset)
@@ -85,12 +89,20 @@ class DatasetSpec:
 
     def card_fields(self) -> dict[str, Any]:
         return {
-            "name": self.name, "title": self.title, "description": self.description,
-            "homepage": self.homepage, "licence": self.licence, "citation": self.citation,
-            "label_space": self.label_space, "num_images": self.num_images,
-            "num_classes": self.num_classes, "subset_size": len(self.subset) if self.subset else None,
-            "objectnet": self.is_objectnet, "default_rule": self.default_rule if self.is_objectnet else None,
-            "aggregate": self.aggregate, "requires_opt_in": self.requires_opt_in,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "homepage": self.homepage,
+            "licence": self.licence,
+            "citation": self.citation,
+            "label_space": self.label_space,
+            "num_images": self.num_images,
+            "num_classes": self.num_classes,
+            "subset_size": len(self.subset) if self.subset else None,
+            "objectnet": self.is_objectnet,
+            "default_rule": self.default_rule if self.is_objectnet else None,
+            "aggregate": self.aggregate,
+            "requires_opt_in": self.requires_opt_in,
         }
 
 

@@ -24,20 +24,26 @@ SPLIT_RULES = ("holdout", "none")
 
 @dataclass(frozen=True)
 class SplitConfig(ConfigBase):
-    rule: str = field("holdout", help="'holdout' (seeded class-stratified split) or 'none' (paper mode)")
+    rule: str = field(
+        "holdout", help="'holdout' (seeded class-stratified split) or 'none' (paper mode)"
+    )
     test_fraction: float = field(0.2, help="fraction of each class held out for evaluation")
     seed: int = field(0, help="seed of the split (recorded in every result)")
 
     def __post_init__(self) -> None:
         check_choice("SplitConfig", "rule", self.rule, SPLIT_RULES)
-        check_range("SplitConfig", "test_fraction", self.test_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+        check_range(
+            "SplitConfig", "test_fraction", self.test_fraction, 0.0, 1.0, lo_open=True, hi_open=True
+        )
 
 
 def _rank(seed: int, group: str) -> bytes:
     return hashlib.sha256(f"{seed}:{group}".encode()).digest()
 
 
-def split_indices(labels: Sequence[int], groups: Sequence[str], config: SplitConfig) -> dict[str, np.ndarray]:
+def split_indices(
+    labels: Sequence[int], groups: Sequence[str], config: SplitConfig
+) -> dict[str, np.ndarray]:
     """Return ``{"train": idx, "test": idx}`` (sorted row indices) under `config`."""
     n = len(labels)
     if len(groups) != n:

@@ -32,7 +32,11 @@ def _decode_batch(batch: dict, transform: ImageTransform) -> dict:
 
 
 def pixels(
-    ds: datasets.Dataset, transform: ImageTransform, *, cache: bool = True, root: Path | None = None,
+    ds: datasets.Dataset,
+    transform: ImageTransform,
+    *,
+    cache: bool = True,
+    root: Path | None = None,
     num_proc: int | None = None,
 ) -> np.ndarray:
     """uint8 (N, 3, crop, crop) pixels of `ds` under `transform` (cached, memory-mapped)."""

@@ -42,8 +42,14 @@ class LoadedModel:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "label_space": self.label_space, "revision": self.revision,
-                "kind": self.kind, "transform": self.transform.to_dict(), **self.info}
+        return {
+            "name": self.name,
+            "label_space": self.label_space,
+            "revision": self.revision,
+            "kind": self.kind,
+            "transform": self.transform.to_dict(),
+            **self.info,
+        }
 
 
 #: name -> loader(**kwargs) -> LoadedModel

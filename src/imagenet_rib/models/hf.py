@@ -19,8 +19,14 @@ def _revision_of(path: Path) -> str:
     return ""
 
 
-def load_hf_model(name_or_path: str, *, label_space: str | None = None, revision: str | None = None,
-                  display_name: str | None = None, **_: Any) -> LoadedModel:
+def load_hf_model(
+    name_or_path: str,
+    *,
+    label_space: str | None = None,
+    revision: str | None = None,
+    display_name: str | None = None,
+    **_: Any,
+) -> LoadedModel:
     """`AutoModelForImageClassification` + `AutoImageProcessor` from a folder or the Hub."""
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
@@ -32,15 +38,22 @@ def load_hf_model(name_or_path: str, *, label_space: str | None = None, revision
         hint = (
             "you are offline (HF_HUB_OFFLINE=1) and the weights are not in the local cache; "
             f"download them once online with `hf download {name_or_path}`, or pass a local folder"
-            if offline else "check the model id / folder (it needs config.json, weights and "
+            if offline
+            else "check the model id / folder (it needs config.json, weights and "
             "preprocessor_config.json)"
         )
         raise ModelNotAvailableError(f"cannot load model {name_or_path!r}: {hint}") from err
     path = Path(name_or_path)
-    space = label_space or model.config.to_dict().get("rib_label_space") or (
-        "imagenet-1k" if model.config.num_labels == 1000 else "")
+    space = (
+        label_space
+        or model.config.to_dict().get("rib_label_space")
+        or ("imagenet-1k" if model.config.num_labels == 1000 else "")
+    )
     return LoadedModel(
-        name=display_name or name_or_path, model=model, transform=from_hf_processor(processor),
-        label_space=space, revision=revision or (_revision_of(path) if path.exists() else ""),
+        name=display_name or name_or_path,
+        model=model,
+        transform=from_hf_processor(processor),
+        label_space=space,
+        revision=revision or (_revision_of(path) if path.exists() else ""),
         kind="hf",
     )

@@ -43,18 +43,28 @@ SOURCES = {
     # ~900 and ~1,570 AdamW steps. The rich set needs the gentler lr and longer warm-up:
     # at 3e-3 its ViT sits on the ln(10) loss plateau for epochs.
     "mini-vit-clean": MiniSource("mini-pretrain-clean", epochs=23),
-    "mini-vit-rich": MiniSource("mini-pretrain-rich", epochs=10, learning_rate=1e-3, warmup_steps=150),
+    "mini-vit-rich": MiniSource(
+        "mini-pretrain-rich", epochs=10, learning_rate=1e-3, warmup_steps=150
+    ),
 }
 
 
 def vit_config(**overrides: Any):
     from transformers import ViTConfig
 
-    kw = dict(image_size=32, patch_size=8, num_channels=3, hidden_size=64, num_hidden_layers=4,
-              num_attention_heads=4, intermediate_size=128, num_labels=MINI_DIGITS.num_classes,
-              id2label=dict(enumerate(MINI_DIGITS.wnids)),
-              label2id={w: i for i, w in enumerate(MINI_DIGITS.wnids)},
-              rib_label_space=MINI_DIGITS.name)
+    kw = dict(
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+        hidden_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_labels=MINI_DIGITS.num_classes,
+        id2label=dict(enumerate(MINI_DIGITS.wnids)),
+        label2id={w: i for i, w in enumerate(MINI_DIGITS.wnids)},
+        rib_label_space=MINI_DIGITS.name,
+    )
     kw.update(overrides)
     return ViTConfig(**kw)
 
@@ -62,16 +72,22 @@ def vit_config(**overrides: Any):
 def image_processor():
     from transformers import ViTImageProcessor
 
-    return ViTImageProcessor(size={"height": 32, "width": 32}, resample=2, do_normalize=True,
-                             image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
+    return ViTImageProcessor(
+        size={"height": 32, "width": 32},
+        resample=2,
+        do_normalize=True,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
 
 
 def model_dir(name: str, root: Path | None = None) -> Path:
     return Path(root or cache_dir() / "models") / f"{name}-v{MODEL_VERSION}"
 
 
-def train_mini_model(name: str, out: Path, *, seed: int = 0, epochs: int | None = None,
-                     max_steps: int = -1) -> dict[str, Any]:
+def train_mini_model(
+    name: str, out: Path, *, seed: int = 0, epochs: int | None = None, max_steps: int = -1
+) -> dict[str, Any]:
     """Pretrain Mini-RIB model `name` into folder `out`; return its training summary."""
     import torch
     from transformers import Trainer, TrainingArguments, ViTForImageClassification
@@ -89,22 +105,41 @@ def train_mini_model(name: str, out: Path, *, seed: int = 0, epochs: int | None 
     train = load_split(source.pretrain_set, "train", SplitConfig(rule="none"), seed=seed)
     model = ViTForImageClassification(vit_config())
     args = TrainingArguments(
-        output_dir=str(out / "_trainer"), per_device_train_batch_size=source.batch_size,
-        num_train_epochs=epochs or source.epochs, max_steps=max_steps, learning_rate=source.learning_rate,
-        weight_decay=0.05, warmup_steps=source.warmup_steps, lr_scheduler_type="cosine", seed=seed, data_seed=seed,
-        save_strategy="no", report_to=[], logging_steps=50, use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True, dataloader_num_workers=0,
+        output_dir=str(out / "_trainer"),
+        per_device_train_batch_size=source.batch_size,
+        num_train_epochs=epochs or source.epochs,
+        max_steps=max_steps,
+        learning_rate=source.learning_rate,
+        weight_decay=0.05,
+        warmup_steps=source.warmup_steps,
+        lr_scheduler_type="cosine",
+        seed=seed,
+        data_seed=seed,
+        save_strategy="no",
+        report_to=[],
+        logging_steps=50,
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
+        dataloader_num_workers=0,
     )
-    trainer = Trainer(model=model, args=args,
-                      train_dataset=PixelDataset(pixels(train.dataset, transform), train.targets, transform))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=PixelDataset(pixels(train.dataset, transform), train.targets, transform),
+    )
     result = trainer.train()
     model.save_pretrained(out)
     processor.save_pretrained(out)
     val = load_split("mini-val", "test", SplitConfig(rule="none"), seed=seed)
     acc = evaluate_split(model, transform, val).accuracy
-    summary = {"name": name, "pretrain_set": source.pretrain_set, "seed": seed,
-               "train_loss": result.training_loss, "steps": result.global_step,
-               "mini_val_accuracy": acc}
+    summary = {
+        "name": name,
+        "pretrain_set": source.pretrain_set,
+        "seed": seed,
+        "train_loss": result.training_loss,
+        "steps": result.global_step,
+        "mini_val_accuracy": acc,
+    }
     (out / "rib_pretraining.json").write_text(json.dumps(summary, indent=2) + "\n")
     logger.info("pretrained %s: mini-val accuracy %.1f%%", name, acc)
     return summary

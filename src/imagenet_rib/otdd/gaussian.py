@@ -25,6 +25,7 @@ exactly as well, by restricting the problem to span(F, F') (see `_cross_trace_ri
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,16 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_BYTES = 256 * 2**20  # working memory of one block of class pairs
+
+
+def single_blas_thread() -> contextlib.AbstractContextManager:
+    """Run small BLAS/LAPACK calls on one thread: on a shared machine idle BLAS threads spin,
+    which makes many small eigenproblems or matrix-vector products 10-40x slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional (a scikit-learn dependency)
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 @dataclass
@@ -108,10 +119,9 @@ def _psd_factor(xc: np.ndarray) -> tuple[np.ndarray, int, float]:
     keep = lam > tol
     clipped = int(np.sum(lam < 0))
     low = float(min(lam.min(), 0.0))
-    if n - 1 < d:
-        fac = xc.T @ vec[:, keep] / np.sqrt(n - 1)  # columns orthogonal, norms sqrt(lam)
-    else:
-        fac = vec[:, keep] * np.sqrt(lam[keep])
+    if n - 1 < d:  # columns orthogonal, with norms sqrt(lam)
+        return np.ascontiguousarray(xc.T @ vec[:, keep] / np.sqrt(n - 1)), clipped, low
+    fac = vec[:, keep] * np.sqrt(lam[keep])
     return np.ascontiguousarray(fac), clipped, low
 
 
@@ -153,23 +163,28 @@ def class_gaussians(
     factors: list[np.ndarray] | None = None if diagonal else []
     ranks = np.empty(len(classes), dtype=np.int64)
     n_clipped, low = 0, 0.0
-    for k, (a, b) in enumerate(zip(starts, stops)):
-        xk = x[order[a:b]].astype(np.float64)
-        means[k] = xk.mean(0)
-        xc = xk - means[k]
-        if diagonal:
-            variances[k] = np.einsum("ij,ij->j", xc, xc) / (b - a - 1)
-            ranks[k] = int(np.sum(variances[k] > 0))
-        else:
-            fac, clipped, lam_min = _psd_factor(xc)
-            factors.append(fac)
-            ranks[k] = fac.shape[1]
-            n_clipped += clipped
-            low = min(low, lam_min)
-    return ClassGaussians(classes, counts, means, factors, variances, float(ridge), ranks, n_clipped, low)
+    with single_blas_thread():  # many small eigenproblems
+        for k, (a, b) in enumerate(zip(starts, stops)):
+            xk = x[order[a:b]].astype(np.float64)
+            means[k] = xk.mean(0)
+            xc = xk - means[k]
+            if diagonal:
+                variances[k] = np.einsum("ij,ij->j", xc, xc) / (b - a - 1)
+                ranks[k] = int(np.sum(variances[k] > 0))
+            else:
+                fac, clipped, lam_min = _psd_factor(xc)
+                factors.append(fac)
+                ranks[k] = fac.shape[1]
+                n_clipped += clipped
+                low = min(low, lam_min)
+    return ClassGaussians(
+        classes, counts, means, factors, variances, float(ridge), ranks, n_clipped, low
+    )
 
 
-def bures_wasserstein_sq(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov2: np.ndarray) -> float:
+def bures_wasserstein_sq(
+    mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov2: np.ndarray
+) -> float:
     """W_2^2(N(mu1, S1), N(mu2, S2)) = ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2).
 
     The dense closed form for one pair (Dowson & Landau 1982), for checks and small problems.
@@ -179,7 +194,13 @@ def bures_wasserstein_sq(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray,
     cov1, cov2 = np.asarray(cov1, float), np.asarray(cov2, float)
     mean_term = float(np.sum((mean1 - mean2) ** 2))
     if cov1.ndim == 1 and cov2.ndim == 1:
-        return max(mean_term + float(np.sum((np.sqrt(np.clip(cov1, 0, None)) - np.sqrt(np.clip(cov2, 0, None))) ** 2)), 0.0)
+        return max(
+            mean_term
+            + float(
+                np.sum((np.sqrt(np.clip(cov1, 0, None)) - np.sqrt(np.clip(cov2, 0, None))) ** 2)
+            ),
+            0.0,
+        )
     cov1 = np.diag(cov1) if cov1.ndim == 1 else cov1
     cov2 = np.diag(cov2) if cov2.ndim == 1 else cov2
     lam, vec = np.linalg.eigh((cov1 + cov1.T) / 2)
@@ -227,7 +248,9 @@ def _cross_trace(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
     flat = fa.transpose(0, 2, 1).reshape(ca * ra, d) @ fb.transpose(1, 0, 2).reshape(d, cb * rb)
     x = flat.reshape(ca, ra, cb, rb).transpose(0, 2, 1, 3)  # (ca, cb, ra, rb)
     gram = x @ x.swapaxes(-1, -2) if ra <= rb else x.swapaxes(-1, -2) @ x
-    return np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None)).sum(-1)
+    with single_blas_thread():  # a batch of small eigenproblems
+        lam = np.linalg.eigvalsh(gram)
+    return np.sqrt(np.clip(lam, 0.0, None)).sum(-1)
 
 
 def _cross_trace_ridge(fa: np.ndarray, fb: np.ndarray, ridge: float) -> np.ndarray:
@@ -249,7 +272,9 @@ def _cross_trace_ridge(fa: np.ndarray, fb: np.ndarray, ridge: float) -> np.ndarr
     c = flat.reshape(ca, ra, cb, rb).transpose(0, 2, 1, 3)
     c = c * inv_a[:, None, :, None] * inv_b[None, :, None, :]  # U1^T U2 (ca, cb, ra, rb)
     s2, w = np.linalg.eigh(np.eye(rb) - c.swapaxes(-1, -2) @ c)
-    g = np.concatenate([c, np.sqrt(np.clip(s2, 0.0, 1.0))[..., :, None] * w.swapaxes(-1, -2)], axis=-2)
+    g = np.concatenate(
+        [c, np.sqrt(np.clip(s2, 0.0, 1.0))[..., :, None] * w.swapaxes(-1, -2)], axis=-2
+    )
     p1 = np.concatenate([la + ridge, np.full((ca, rb), ridge)], axis=1)  # (ca, q)
     h = np.sqrt(p1)[:, None, :, None] * g * np.sqrt(lb)[None, :, None, :]  # (ca, cb, q, rb)
     k = h @ h.swapaxes(-1, -2)

@@ -19,12 +19,13 @@ error ||P 1 - a||_1 + ||P^T 1 - b||_1 is below `tol`. The achieved error is alwa
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from .gaussian import single_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ def _lse_rows(z: np.ndarray) -> np.ndarray:
     return top[:, 0] + np.log(z.sum(axis=1))
 
 
-def _c_transforms(cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, work: np.ndarray) -> None:
+def _c_transforms(
+    cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, work: np.ndarray
+) -> None:
     """Exact log-domain updates f <- -eps log sum_j b_j e^{(g_j - C_ij)/eps}, then g likewise."""
     n, m = cost.shape
     np.subtract(g[None, :], cost, out=work)
@@ -69,7 +72,9 @@ def _c_transforms(cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, wo
     g[:] = -eps * (_lse_rows(work.T) - math.log(n))
 
 
-def _kernel(cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, out: np.ndarray) -> np.ndarray:
+def _kernel(
+    cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, out: np.ndarray
+) -> np.ndarray:
     """K_ij = a_i b_j exp((f_i + g_j - C_ij) / eps): the coupling for unit scalings."""
     np.add(f[:, None], g[None, :], out=out)
     out -= cost
@@ -81,8 +86,14 @@ def _kernel(cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, out: np.
 
 
 def _scale(
-    cost: np.ndarray, f: np.ndarray, g: np.ndarray, eps: float, tol: float, max_iter: int,
-    omega: float, work: np.ndarray,
+    cost: np.ndarray,
+    f: np.ndarray,
+    g: np.ndarray,
+    eps: float,
+    tol: float,
+    max_iter: int,
+    omega: float,
+    work: np.ndarray,
 ) -> tuple[int, float, float]:
     """Over-relaxed scaling iterations at one eps; absorbs into (f, g). Returns (iters, error, mass)."""
     n, m = cost.shape
@@ -117,23 +128,15 @@ def _scale(
             if err <= tol:
                 break
             if err > 10.0 * best and relax > 1.0:
-                logger.debug("over-relaxation diverging (error %.2e); continuing with omega = 1", err)
+                logger.debug(
+                    "over-relaxation diverging (error %.2e); continuing with omega = 1", err
+                )
                 relax = 1.0
             best = min(best, err)
     err, mass = error()
     f += eps * log_u
     g += eps * log_v
     return it, err, mass
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """Matrix-vector products are memory-bound; BLAS threads only spin (20x slower when the
-    cores are shared)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional (a scikit-learn dependency)
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def entropic_ot(
@@ -159,7 +162,7 @@ def entropic_ot(
     work = np.empty_like(cost)
     eps = max(float(cost.max() - min(cost.min(), 0.0)), epsilon)
     n_iter = 0
-    with _one_blas_thread():
+    with single_blas_thread():  # matrix-vector products are memory-bound
         while eps > epsilon:  # eps-scaling: halve from the cost diameter, warm-starting (f, g)
             eps = max(epsilon, eps / 2.0)
             if eps > epsilon:
@@ -171,6 +174,9 @@ def entropic_ot(
         logger.warning(
             "Sinkhorn (eps=%g) stopped after %d iterations at marginal error %.2e > tol %.2e; "
             "raise sinkhorn_max_iter or tol, or use the exact outer solver",
-            epsilon, it, err, tol,
+            epsilon,
+            it,
+            err,
+            tol,
         )
     return SinkhornReport(float(value), float(epsilon), n_iter + it, err, converged)

@@ -55,6 +55,8 @@ def delta_frame(scores: Any):
     """
     import pandas as pd
 
+    if hasattr(scores, "to_dict") and hasattr(scores, "finetune_sets"):  # scores.RIBScores
+        scores = scores.to_dict()["delta"]
     data = getattr(scores, "delta", scores)
     if isinstance(data, pd.DataFrame):
         return data.astype(float)

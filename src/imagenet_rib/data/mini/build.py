@@ -38,14 +38,34 @@ logger = logging.getLogger(__name__)
 
 MINI_VERSION = "1"
 #: per-class split of the 500 MNIST digits of each class (sums to 500)
-ALLOCATION = {"pretrain": 250, "val": 50, "a": 100, "r": 20, "sketch": 20, "cartoon": 20,
-              "drawing": 20, "objectnet": 10, "c": 10}
+ALLOCATION = {
+    "pretrain": 250,
+    "val": 50,
+    "a": 100,
+    "r": 20,
+    "sketch": 20,
+    "cartoon": 20,
+    "drawing": 20,
+    "objectnet": 10,
+    "c": 10,
+}
 RICH_VIEWS = 3
 STYLE_VIEWS = 2
 OBJECTNET_VIEWS = 3
 V2_PER_CLASS = 60
-NAMES = ("mini-pretrain-clean", "mini-pretrain-rich", "mini-val", "mini-v2", "mini-a", "mini-r",
-         "mini-sketch", "mini-cartoon", "mini-drawing", "mini-objectnet", "mini-c")
+NAMES = (
+    "mini-pretrain-clean",
+    "mini-pretrain-rich",
+    "mini-val",
+    "mini-v2",
+    "mini-a",
+    "mini-r",
+    "mini-sketch",
+    "mini-cartoon",
+    "mini-drawing",
+    "mini-objectnet",
+    "mini-c",
+)
 
 
 def suite_root(seed: int = 0, root: Path | None = None) -> Path:
@@ -63,7 +83,7 @@ def _partition(y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
         idx = rng.permutation(np.flatnonzero(y == c))
         start = 0
         for part, n in ALLOCATION.items():
-            parts[part].extend(idx[start:start + n].tolist())
+            parts[part].extend(idx[start : start + n].tolist())
             start += n
     return {k: np.array(sorted(v)) for k, v in parts.items()}
 
@@ -72,17 +92,44 @@ class _Rows:
     """Column accumulator in the shared schema."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list] = {c: [] for c in ("image", "label", "wnid", "id", "group",
-                                                       "class_name", "corruption", "severity")}
+        self.cols: dict[str, list] = {
+            c: []
+            for c in (
+                "image",
+                "label",
+                "wnid",
+                "id",
+                "group",
+                "class_name",
+                "corruption",
+                "severity",
+            )
+        }
 
-    def add(self, image: np.ndarray, label: int, rid: str, group: str, *, class_name: str | None = None,
-            corruption: str = "", severity: int = 0) -> None:
+    def add(
+        self,
+        image: np.ndarray,
+        label: int,
+        rid: str,
+        group: str,
+        *,
+        class_name: str | None = None,
+        corruption: str = "",
+        severity: int = 0,
+    ) -> None:
         from ..images import to_pil
 
         wnid = MINI_DIGITS.wnids[label]
-        for key, value in (("image", to_pil(image)), ("label", label), ("wnid", wnid), ("id", rid),
-                           ("group", group), ("class_name", class_name or wnid),
-                           ("corruption", corruption), ("severity", severity)):
+        for key, value in (
+            ("image", to_pil(image)),
+            ("label", label),
+            ("wnid", wnid),
+            ("id", rid),
+            ("group", group),
+            ("class_name", class_name or wnid),
+            ("corruption", corruption),
+            ("severity", severity),
+        ):
             self.cols[key].append(value)
 
 
@@ -99,8 +146,13 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
     parts = _partition(y, seed)
     textures, backgrounds = styles.textures(), styles.backgrounds()
 
-    def mnist_rows(part: str, view: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None,
-                   name: str, views: int = 1, classes: tuple[str, ...] | None = None) -> _Rows:
+    def mnist_rows(
+        part: str,
+        view: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None,
+        name: str,
+        views: int = 1,
+        classes: tuple[str, ...] | None = None,
+    ) -> _Rows:
         rows, rng = _Rows(), _rng(seed, name)
         keep = None if classes is None else {MINI_DIGITS.index[c] for c in classes}
         for i in parts[part]:
@@ -116,7 +168,12 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
         for i in parts["pretrain"]:
             rows.add(styles.clean_view(digits[i]), int(y[i]), f"mnist/{i}/clean", f"mnist/{i}")
             for v in range(RICH_VIEWS):
-                rows.add(styles.rich_view(digits[i], rng, backgrounds), int(y[i]), f"mnist/{i}/{v}", f"mnist/{i}")
+                rows.add(
+                    styles.rich_view(digits[i], rng, backgrounds),
+                    int(y[i]),
+                    f"mnist/{i}/{v}",
+                    f"mnist/{i}",
+                )
         return rows
 
     def v2() -> _Rows:
@@ -146,7 +203,10 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
         owner = {}
         for on_class, spec in sorted(objectnet_mapping().items()):
             for lemma in spec.split("; "):
-                owner[MINI_DIGITS.lemmas.index(lemma)] = (on_class, MINI_DIGITS.lemmas.index(spec.split("; ")[0]))
+                owner[MINI_DIGITS.lemmas.index(lemma)] = (
+                    on_class,
+                    MINI_DIGITS.lemmas.index(spec.split("; ")[0]),
+                )
         for i in parts["objectnet"]:
             if y[i] not in owner:
                 continue  # like ImageNet classes absent from ObjectNet
@@ -163,8 +223,14 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
                 for sev in corruptions.SEVERITIES:
                     rng = _rng(seed, f"mini-c/{i}/{name}/{sev}")
                     img = corruptions.corrupt(digits[i], name, sev, rng)
-                    rows.add(img, int(y[i]), f"mnist/{i}/{name}/{sev}", f"mnist/{i}",
-                             corruption=name, severity=sev)
+                    rows.add(
+                        img,
+                        int(y[i]),
+                        f"mnist/{i}/{name}/{sev}",
+                        f"mnist/{i}",
+                        corruption=name,
+                        severity=sev,
+                    )
         return rows
 
     return {
@@ -174,7 +240,8 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
         "mini-v2": v2,
         "mini-a": adversarial,
         "mini-r": lambda: mnist_rows(
-            "r", lambda d, r: styles.rendition(d, r, textures), "mini-r", STYLE_VIEWS, R_CLASSES),
+            "r", lambda d, r: styles.rendition(d, r, textures), "mini-r", STYLE_VIEWS, R_CLASSES
+        ),
         "mini-sketch": lambda: mnist_rows("sketch", styles.sketch, "mini-sketch", STYLE_VIEWS),
         "mini-cartoon": lambda: mnist_rows("cartoon", styles.cartoon, "mini-cartoon", STYLE_VIEWS),
         "mini-drawing": lambda: mnist_rows("drawing", styles.drawing, "mini-drawing", STYLE_VIEWS),

@@ -31,43 +31,108 @@ def objectnet_mapping() -> dict[str, str]:
 def _spec(name: str, title: str, description: str, **kw) -> DatasetSpec:
     kw.setdefault("licence", LICENCE_MNIST)
     return register_dataset(
-        DatasetSpec(name=name, label_space=SPACE, title=title, description=description,
-                    citation=CITATION, layout="mini", **kw)
+        DatasetSpec(
+            name=name,
+            label_space=SPACE,
+            title=title,
+            description=description,
+            citation=CITATION,
+            layout="mini",
+            **kw,
+        )
     )
 
 
-_spec("mini-pretrain-clean", "Mini-RIB pretraining set (clean)",
-      "2,500 MNIST digits (250 per class), white on black: the pretraining set of mini-vit-clean.",
-      num_images=2500, num_classes=10)
-_spec("mini-pretrain-rich", "Mini-RIB pretraining set (rich)",
-      "The same 2,500 digits, each once clean and three times under random colours, textured or "
-      "photo backgrounds, affine jitter, inversion, blur and noise: the richer pretraining set "
-      "of mini-vit-rich (the LAION analog).", num_images=10000, num_classes=10)
-_spec("mini-val", "Mini-RIB validation (ImageNet-val analog)",
-      "500 held-out MNIST digits (50 per class): the pretraining reference set.",
-      num_images=500, num_classes=10)
-_spec("mini-v2", "Mini-V2", "An independent re-collection of the same classes: scikit-learn's "
-      "8x8 digits (a different collection), 60 per class.", licence="CC BY 4.0 (UCI digits, via scikit-learn)",
-      num_images=600, num_classes=10)
-_spec("mini-a", "Mini-A", "Natural held-out digits that a reference model (nearest class centroid "
-      "on pixels, fit on the pretraining set) misclassifies: adversarial filtering as in ImageNet-A, "
-      "over a 6-class subset.", subset=A_CLASSES, num_classes=6)
-_spec("mini-r", "Mini-R", "Renditions (textured, painted, outline, mosaic) of held-out digits over "
-      "a different, partly overlapping 6-class subset; two renditions per source digit.",
-      subset=R_CLASSES, licence=LICENCE_MNIST + "; textures CC0 (scikit-image)",
-      num_images=240, num_classes=6)
-_spec("mini-sketch", "Mini-Sketch", "Pencil sketches of held-out digits (two per source).",
-      num_images=400, num_classes=10)
-_spec("mini-cartoon", "Mini-Cartoon", "Flat-colour cartoons with bold outlines of held-out digits "
-      "(two per source).", num_images=400, num_classes=10)
-_spec("mini-drawing", "Mini-Drawing", "Coloured-pencil hatching drawings of held-out digits "
-      "(two per source).", num_images=400, num_classes=10)
-_spec("mini-objectnet", "Mini-ObjectNet", "Held-out digits in unusual poses and scales on cluttered "
-      "photo backgrounds (scikit-image CC0 photos), with a red border cropped at conversion as for "
-      "ObjectNet; own class names mapped to digits, three of them to two digits each, so "
-      "max-over-mapped and first-match scoring differ. 'five' has no Mini-ObjectNet class.",
-      objectnet_mapping=objectnet_mapping, licence=LICENCE_MNIST + "; photos CC0 (scikit-image)",
-      num_images=270, num_classes=6)
-_spec("mini-c", "Mini-C", "The 15 ImageNet-C corruptions at 5 severities applied to 100 held-out "
-      "digits (10 per class): 7,500 images; the score is the mean over the 75 sets.",
-      aggregate="mean-over-corruption-severity", num_images=7500, num_classes=10)
+_spec(
+    "mini-pretrain-clean",
+    "Mini-RIB pretraining set (clean)",
+    "2,500 MNIST digits (250 per class), white on black: the pretraining set of mini-vit-clean.",
+    num_images=2500,
+    num_classes=10,
+)
+_spec(
+    "mini-pretrain-rich",
+    "Mini-RIB pretraining set (rich)",
+    "The same 2,500 digits, each once clean and three times under random colours, textured or "
+    "photo backgrounds, affine jitter, inversion, blur and noise: the richer pretraining set "
+    "of mini-vit-rich (the LAION analog).",
+    num_images=10000,
+    num_classes=10,
+)
+_spec(
+    "mini-val",
+    "Mini-RIB validation (ImageNet-val analog)",
+    "500 held-out MNIST digits (50 per class): the pretraining reference set.",
+    num_images=500,
+    num_classes=10,
+)
+_spec(
+    "mini-v2",
+    "Mini-V2",
+    "An independent re-collection of the same classes: scikit-learn's "
+    "8x8 digits (a different collection), 60 per class.",
+    licence="CC BY 4.0 (UCI digits, via scikit-learn)",
+    num_images=600,
+    num_classes=10,
+)
+_spec(
+    "mini-a",
+    "Mini-A",
+    "Natural held-out digits that a reference model (nearest class centroid "
+    "on pixels, fit on the pretraining set) misclassifies: adversarial filtering as in ImageNet-A, "
+    "over a 6-class subset.",
+    subset=A_CLASSES,
+    num_classes=6,
+)
+_spec(
+    "mini-r",
+    "Mini-R",
+    "Renditions (textured, painted, outline, mosaic) of held-out digits over "
+    "a different, partly overlapping 6-class subset; two renditions per source digit.",
+    subset=R_CLASSES,
+    licence=LICENCE_MNIST + "; textures CC0 (scikit-image)",
+    num_images=240,
+    num_classes=6,
+)
+_spec(
+    "mini-sketch",
+    "Mini-Sketch",
+    "Pencil sketches of held-out digits (two per source).",
+    num_images=400,
+    num_classes=10,
+)
+_spec(
+    "mini-cartoon",
+    "Mini-Cartoon",
+    "Flat-colour cartoons with bold outlines of held-out digits (two per source).",
+    num_images=400,
+    num_classes=10,
+)
+_spec(
+    "mini-drawing",
+    "Mini-Drawing",
+    "Coloured-pencil hatching drawings of held-out digits (two per source).",
+    num_images=400,
+    num_classes=10,
+)
+_spec(
+    "mini-objectnet",
+    "Mini-ObjectNet",
+    "Held-out digits in unusual poses and scales on cluttered "
+    "photo backgrounds (scikit-image CC0 photos), with a red border cropped at conversion as for "
+    "ObjectNet; own class names mapped to digits, three of them to two digits each, so "
+    "max-over-mapped and first-match scoring differ. 'five' has no Mini-ObjectNet class.",
+    objectnet_mapping=objectnet_mapping,
+    licence=LICENCE_MNIST + "; photos CC0 (scikit-image)",
+    num_images=270,
+    num_classes=6,
+)
+_spec(
+    "mini-c",
+    "Mini-C",
+    "The 15 ImageNet-C corruptions at 5 severities applied to 100 held-out "
+    "digits (10 per class): 7,500 images; the score is the mean over the 75 sets.",
+    aggregate="mean-over-corruption-severity",
+    num_images=7500,
+    num_classes=10,
+)

@@ -1,0 +1,163 @@
+"""The `evaluate` modules in metrics/ load offline by local path and wrap the library exactly."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before evaluate reads its config
+os.environ["HF_EVALUATE_OFFLINE"] = "1"
+
+import math  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from imagenet_rib.otdd import OTDDConfig, otdd  # noqa: E402
+from imagenet_rib.scores import bootstrap_rib, compute_rib  # noqa: E402
+
+evaluate = pytest.importorskip("evaluate")
+REPO = Path(__file__).resolve().parents[1]
+METRICS = ("rib", "otdd")
+
+
+@pytest.fixture()
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(REPO)  # so the documented `evaluate.load("metrics/<name>")` resolves
+    return REPO
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_module_loads_offline_and_has_a_card(name: str, in_repo: Path) -> None:
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_EVALUATE_OFFLINE"] == "1"
+    module = evaluate.load(f"metrics/{name}")
+    assert isinstance(module, evaluate.Metric)
+    assert module.citation and module.inputs_description
+    card = (in_repo / "metrics" / name / "README.md").read_text()
+    assert card.startswith("---\n") and "\n---\n" in card[4:]  # YAML front matter for a Space
+    front = card.split("---")[1]
+    for key in ("title:", "sdk:", "app_file: app.py", "tags:", "- evaluate", "- metric"):
+        assert key in front, key
+    for section in ("## Metric Description", "## How to Use", "### Inputs", "### Output Values",
+                    "## Limitations and Bias", "## Citation"):  # fmt: skip
+        assert section in card, section
+    assert (in_repo / "metrics" / name / "app.py").exists()
+
+
+PAPER_PRE = {
+    "imagenet-v2": 74.0,
+    "imagenet-a": 43.2,
+    "imagenet-sketch": 43.2,
+    "objectnet": 48.4,
+    "imagenet-val": 84.5,
+}
+PAPER_POST = {
+    "imagenet-v2": 63.7,
+    "imagenet-a": 33.9,
+    "imagenet-sketch": 52.4,
+    "objectnet": 42.5,
+    "imagenet-val": 73.8,
+}
+SUITE = ["imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "objectnet"]
+
+
+def test_rib_accuracy_config_wraps_compute_rib(in_repo: Path) -> None:
+    rib = evaluate.load("metrics/rib")
+    rows = list(PAPER_PRE)
+    out = rib.compute(
+        predictions=[PAPER_POST[j] for j in rows],
+        references=[PAPER_PRE[j] for j in rows],
+        finetune_set=["imagenet-r"] * len(rows),
+        eval_set=rows,
+        suite=SUITE,
+        reference="imagenet-val",
+        finetune_sets=["imagenet-r"],
+    )
+    expected = compute_rib(
+        PAPER_PRE, {"imagenet-r": PAPER_POST}, SUITE, "imagenet-val", ["imagenet-r"]
+    )
+    assert out == expected.to_dict()
+    assert out["ri"]["imagenet-r"] == pytest.approx(-4.075)
+    assert out["reference_degradation"]["imagenet-r"] == pytest.approx(-10.7)
+    assert out["in_task_gain"]["imagenet-r"] is None  # missing, not 0
+
+
+def test_rib_incremental_add_and_errors(in_repo: Path) -> None:
+    rib = evaluate.load("metrics/rib")
+    for pred, ref, i, j in [
+        (60.0, 50.0, "a", "b"),
+        (40.0, 50.0, "b", "a"),
+        (70.0, 60.0, "a", "ref"),
+    ]:
+        rib.add(predictions=pred, references=ref, finetune_set=i, eval_set=j)
+    out = rib.compute(reference="ref")  # suite inferred: ["b", "a"]
+    assert out["suite"] == ["b", "a"] and out["mri"] == pytest.approx(0.0)
+    assert out["reference_degradation"] == {"b": None, "a": pytest.approx(10.0)}
+    assert ["b", "ref"] in out["missing"]
+    with pytest.raises(ValueError, match="must carry the same reference"):
+        rib.compute(
+            predictions=[60.0, 70.0],
+            references=[50.0, 51.0],
+            finetune_set=["a", "c"],
+            eval_set=["b", "b"],
+        )
+    with pytest.raises(ValueError, match="give each pair once"):
+        rib.compute(
+            predictions=[60.0, 70.0],
+            references=[50.0, 50.0],
+            finetune_set=["a", "a"],
+            eval_set=["b", "b"],
+        )
+    with pytest.raises(ValueError, match=r"outside \[0, 100\]"):
+        rib.compute(
+            predictions=[0.6, 140.0],
+            references=[0.5, 0.5],
+            finetune_set=["a", "b"],
+            eval_set=["b", "a"],
+        )
+
+
+def test_rib_correctness_config_wraps_bootstrap(in_repo: Path) -> None:
+    rib = evaluate.load("metrics/rib", "correctness")
+    rng = np.random.default_rng(0)
+    pre = {"a": rng.random(120) < 0.5, "b": rng.random(90) < 0.6}
+    post = {"a": {"b": rng.random(90) < 0.7}, "b": {"a": rng.random(120) < 0.4}}
+    out = rib.compute(
+        predictions=[post["a"]["b"], post["b"]["a"]],
+        references=[pre["b"], pre["a"]],
+        finetune_set=["a", "b"],
+        eval_set=["b", "a"],
+        suite=["a", "b"],
+        n_boot=200,
+        seed=1,
+    )
+    expected = bootstrap_rib(pre, post, ["a", "b"], n_boot=200, seed=1)
+    assert out["mri"] == pytest.approx(expected.mri.estimate)
+    assert out["intervals"]["mri"] == pytest.approx(expected.mri.to_dict())
+    assert out["intervals"]["mri"]["low"] <= out["mri"] <= out["intervals"]["mri"]["high"]
+
+
+def test_otdd_module_wraps_otdd(in_repo: Path) -> None:
+    module = evaluate.load("metrics/otdd")
+    rng = np.random.default_rng(2)
+    xa, ya = rng.normal(size=(60, 4)).astype(np.float32), rng.integers(0, 3, 60)
+    xb, yb = (rng.normal(size=(50, 4)) + 0.5).astype(np.float32), rng.integers(0, 2, 50)
+    out = module.compute(
+        features=np.concatenate([xa, xb]),
+        labels=np.concatenate([ya, yb]),
+        dataset=["in"] * 60 + ["out"] * 50,
+        outer="exact",
+    )
+    expected = otdd(xa, ya, xb, yb, OTDDConfig(outer="exact"))
+    assert out["otdd"] == pytest.approx(expected.distance, rel=1e-12)
+    assert out["datasets"] == ["in", "out"] and out["method"] == "exact"
+    np.testing.assert_allclose(out["label_distances"], expected.label_distances, rtol=1e-12)
+    doc = module.compute(
+        features=[[0.0], [0.2], [1.0], [1.2], [0.1], [0.3], [1.1], [1.3]],
+        labels=[0, 0, 1, 1, 0, 0, 1, 1],
+        dataset=["a"] * 4 + ["b"] * 4,
+    )
+    assert doc["otdd"] == pytest.approx(0.01, rel=1e-5)  # the card's example (float32 features)
+    with pytest.raises(ValueError, match="exactly two distinct values"):
+        module.compute(features=[[0.0]] * 6, labels=[0] * 6, dataset=["a", "a", "b", "b", "c", "c"])
+    assert not math.isnan(out["diagnostics"]["mean_feature_cost"])
