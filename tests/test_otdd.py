@@ -382,3 +382,29 @@ def test_cli_otdd(tmp_path, capsys: pytest.CaptureFixture) -> None:
     )
     assert "lacks ['features', 'labels']" in capsys.readouterr().err
     assert main([*argv, "--epsilon", "-1"]) == 2
+
+
+def test_cli_otdd_extracts_model_features(tmp_path, monkeypatch) -> None:
+    """`rib otdd --model ... --dataset-a ... --dataset-b ...`: D vs D ~ 0, D vs D' > 0."""
+    from rib_tiny import make_dataset, make_model
+
+    make_model(tmp_path / "model")
+    make_dataset("plain", 60, "plain", tmp_path / "plain")
+    make_dataset("shift", 60, "shift", tmp_path / "shift")
+    monkeypatch.setenv("IMAGENET_RIB_DATA_MINI_VAL", str(tmp_path / "plain"))
+    monkeypatch.setenv("IMAGENET_RIB_DATA_MINI_SKETCH", str(tmp_path / "shift"))
+    base = ["otdd", "--model", str(tmp_path / "model"), "--part", "train", "--outer", "exact"]
+    same, other = tmp_path / "same.json", tmp_path / "other.json"
+    assert (
+        main([*base, "--dataset-a", "mini-val", "--dataset-b", "mini-val", "--json", str(same)])
+        == 0
+    )
+    assert (
+        main([*base, "--dataset-a", "mini-val", "--dataset-b", "mini-sketch", "--json", str(other)])
+        == 0
+    )
+    d_same = json.loads(same.read_text())["distance"]
+    d_other = json.loads(other.read_text())["distance"]
+    assert abs(d_same) < 1e-6 * max(d_other, 1.0)
+    assert d_other > 0
+    assert main([*base, "--dataset-a", "mini-val"]) == 2  # --dataset-b missing: clear error

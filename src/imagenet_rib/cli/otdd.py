@@ -1,9 +1,12 @@
-"""`rib otdd`: the optimal transport dataset distance between two labelled feature sets.
+"""`rib otdd`: the optimal transport dataset distance between two labelled datasets.
 
     rib otdd --features-a A.npz --features-b B.npz [OTDDConfig options] [--json out.json]
+    rib otdd --model mini-vit-clean --dataset-a mini-val --dataset-b mini-sketch [--part test]
 
-Each .npz holds `features` (n, d) float and `labels` (n,) int, e.g. pre-logit features saved
-by `imagenet_rib.otdd.extract_features`. Prints the distance and its diagnostics.
+Each .npz holds `features` (n, d) float and `labels` (n,) int. With ``--model``, the features
+are the model's pre-logit features (the input of its head, as the paper's code collects them)
+streamed over each registered dataset's `--part` (labels: the dataset's classes).
+Prints the distance and its diagnostics.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
 from ..otdd.distance import OTDDConfig, OTDDResult
 from ._args import add_dataclass_arguments, dataclass_from_args
 
@@ -27,15 +30,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--features-a",
         type=Path,
-        required=True,
+        default=None,
         help=".npz with 'features' (n, d) and 'labels' (n,)",
     )
     parser.add_argument(
         "--features-b",
         type=Path,
-        required=True,
+        default=None,
         help=".npz with 'features' (m, d) and 'labels' (m,)",
     )
+    parser.add_argument("--model", default=None, help="extract features with this model instead")
+    parser.add_argument("--dataset-a", default=None, help="registered dataset (with --model)")
+    parser.add_argument("--dataset-b", default=None, help="registered dataset (with --model)")
+    parser.add_argument("--part", default="test", choices=["train", "test"], help="split part")
+    parser.add_argument("--batch-size", type=int, default=256, help="feature-extraction batch")
     parser.add_argument(
         "--json",
         type=Path,
@@ -73,9 +81,50 @@ def compute(a: tuple[Any, Any], b: tuple[Any, Any], config: OTDDConfig) -> OTDDR
     return otdd(a[0], a[1], b[0], b[1], config)
 
 
+def model_features(loaded: Any, dataset: str, part: str, batch_size: int) -> tuple[Any, Any]:
+    """Pre-logit features of a `LoadedModel` streamed over `part` of `dataset`, with its targets."""
+    import torch
+
+    from ..data.loading import load_split
+    from ..data.tensors import pixels
+    from ..otdd.features import extract_features
+
+    split = load_split(dataset, part)
+    px = pixels(split.dataset, loaded.transform)
+    batches = (
+        (
+            loaded.transform.normalize(torch.from_numpy(px[i : i + batch_size].copy())),
+            torch.from_numpy(split.targets[i : i + batch_size]),
+        )
+        for i in range(0, len(split), batch_size)
+    )
+    return extract_features(loaded.model, batches)
+
+
+def _inputs(args: argparse.Namespace) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    if args.model is not None:
+        if not (args.dataset_a and args.dataset_b):
+            raise ConfigError(
+                "--model needs --dataset-a and --dataset-b (registered dataset names)"
+            )
+        from ..models import load_model
+
+        loaded = load_model(args.model)
+        return tuple(  # type: ignore[return-value]
+            model_features(loaded, name, args.part, args.batch_size)
+            for name in (args.dataset_a, args.dataset_b)
+        )
+    if args.features_a is None or args.features_b is None:
+        raise ConfigError(
+            "give --features-a and --features-b (.npz), or --model with --dataset-a/-b"
+        )
+    return load_features(args.features_a), load_features(args.features_b)
+
+
 def run(args: argparse.Namespace) -> int:
     config = dataclass_from_args(OTDDConfig, args)
-    result = compute(load_features(args.features_a), load_features(args.features_b), config)
+    a, b = _inputs(args)
+    result = compute(a, b, config)
     print(result.summary())
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
