@@ -90,7 +90,7 @@ def train_mini_model(
 ) -> dict[str, Any]:
     """Pretrain Mini-RIB model `name` into folder `out`; return its training summary."""
     import torch
-    from transformers import PrinterCallback, Trainer, TrainingArguments, ViTForImageClassification
+    from transformers import Trainer, TrainingArguments, ViTForImageClassification
 
     from ..data.loading import load_split
     from ..data.splits import SplitConfig
