@@ -16,7 +16,9 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo test test-all lint env install clean-env
 
-$(VENV)/.complete: $(LOCK)
+# No prerequisite on purpose: the hash in the folder name already encodes the lock file's
+# content, and a fresh clone's newer file times must not trigger a reinstall.
+$(VENV)/.complete:
 	@mkdir -p $(VENV_ROOT)
 	@for old in $(VENV_ROOT)/venv-*; do \
 	  [ -e "$$old" ] && [ "$$old" != "$(VENV)" ] && echo "removing stale environment $$old" && rm -rf "$$old"; true; done
