@@ -1,16 +1,8 @@
-"""The benchmark matrix: a config expands to a plan of runs; `run` executes it and resumes.
+"""The benchmark matrix: `run` executes the plan of a `BenchmarkConfig` and resumes.
 
-A `BenchmarkConfig` (YAML/JSON) names models x methods x fine-tuning datasets x seeds, the
-suite, the split, the ObjectNet rule and hyperparameter overrides. `plan` expands it to
-`RunSpec`s in execution order:
-
-1. one ``baseline`` run per model (the pretrained model, A_pre, reused by every run);
-2. one ``train`` run per (model, training method, fine-tuning dataset D_i, seed);
-3. one ``derived`` run per (model, derived method, D_i, seed), depending on its source
-   runs (WiSE-FT from FT, soups from several methods); no training.
-
-Each run evaluates its model(s) - all variants of a derived run in one pass - on the test
-part of every suite dataset and of the reference, then writes its records, correctness
+The config and its expansion into runs live in `plan.py` (re-exported here). Each run
+evaluates its model(s) - all variants of a derived run in one pass - on the test part of
+every suite dataset and of the reference, then writes its records, correctness
 vectors and its ``done`` mark to the `ResultStore` in ONE transaction. A run id is a hash
 of everything that defines the run, so re-running the same config after an interruption
 (even ``kill -9`` mid-write) skips finished runs, resumes the interrupted one from its
@@ -30,273 +22,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, distributed
-from .config import ConfigBase, check_choice, field
 from .data.splits import SplitConfig
-from .errors import ConfigError
-from .records import ResultRecord, run_id
+from .plan import KINDS, BenchmarkConfig, MethodEntry, RunSpec, builtin_config, plan
+from .records import ResultRecord
 from .results import ResultStore
-from .suites import SuiteConfig, load_suite
+from .suites import SuiteConfig
 
 if TYPE_CHECKING:
     from .evaluation import DatasetEval
 
+__all__ = [
+    "KINDS",
+    "BenchmarkConfig",
+    "MethodEntry",
+    "RunSpec",
+    "SweepResult",
+    "builtin_config",
+    "execute",
+    "make_records",
+    "plan",
+    "run",
+    "scores",
+]
+
 logger = logging.getLogger(__name__)
-
-KINDS = ("baseline", "train", "derived")
-
-
-@dataclass(frozen=True)
-class MethodEntry(ConfigBase):
-    """One method of the matrix, with its options."""
-
-    name: str = field(help="registered method name (e.g. 'ft', 'lora', 'ft+ewc', 'wise-ft')")
-    label: str = field("", help="name recorded in results (default: name); distinguishes variants")
-    config: dict[str, Any] = field({}, help="the method's options (its Config dataclass fields)")
-    train: dict[str, Any] = field({}, help="TrainConfig overrides for this method only")
-    sources: tuple[str, ...] = field(
-        (), help="derived methods: labels of the runs they derive from"
-    )
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            object.__setattr__(self, "label", self.name)
-        object.__setattr__(self, "sources", tuple(self.sources))
-
-    @classmethod
-    def parse(cls, value: str | dict[str, Any] | MethodEntry) -> MethodEntry:
-        if isinstance(value, MethodEntry):
-            return value
-        return cls(name=value) if isinstance(value, str) else cls.from_dict(dict(value))
-
-
-@dataclass(frozen=True)
-class BenchmarkConfig(ConfigBase):
-    """The benchmark matrix (see module docstring); loads from YAML/JSON with `load`."""
-
-    models: tuple[str, ...] = field(help="pretrained model names, local folders or Hub ids")
-    methods: tuple[Any, ...] = field(help="methods: names or {name, label, config, train, sources}")
-    name: str = field("benchmark", help="benchmark name")
-    suite: Any = field("mini-rib", help="built-in suite name, suite YAML path, or inline mapping")
-    finetune_datasets: tuple[str, ...] = field((), help="fine-tuning sets D_i (default: the suite)")
-    seeds: tuple[int, ...] = field((0,), help="fine-tuning seeds")
-    split: dict[str, Any] = field({}, help="SplitConfig options (rule, test_fraction, seed)")
-    objectnet_rule: str | None = field(None, help="ObjectNet rule (default: the suite's)")
-    train: dict[str, Any] = field({}, help="TrainConfig overrides for every run")
-    max_train_samples: dict[str, int] = field({}, help="dataset -> seeded training subsample size")
-    opt_in: tuple[str, ...] = field((), help="datasets whose licence needs opt-in to be tuned on")
-    output_dir: str = field("rib-runs", help="run folders (checkpoints) and the default store")
-    store: str = field("", help="results store path (default: <output_dir>/results.sqlite)")
-    eval_batch_size: int = field(256, help="evaluation batch size")
-
-    def __post_init__(self) -> None:
-        for name in ("models", "finetune_datasets", "seeds", "opt_in"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "methods", tuple(MethodEntry.parse(m) for m in self.methods))
-        if not self.models or not self.methods:
-            raise ConfigError("BenchmarkConfig needs at least one model and one method")
-        labels = [m.label for m in self.methods]
-        dup = sorted({lab for lab in labels if labels.count(lab) > 1})
-        if dup:
-            raise ConfigError(
-                f"method label(s) {dup} appear twice; give each entry a distinct 'label:'"
-            )
-        SplitConfig.from_dict(dict(self.split))  # validates
-
-    @property
-    def split_config(self) -> SplitConfig:
-        return SplitConfig.from_dict(dict(self.split))
-
-    @property
-    def store_path(self) -> Path:
-        return Path(self.store) if self.store else Path(self.output_dir) / "results.sqlite"
-
-    def load_suite(self) -> SuiteConfig:
-        suite = load_suite(self.suite)
-        return suite.replace(objectnet_rule=self.objectnet_rule) if self.objectnet_rule else suite
-
-    @classmethod
-    def load(cls, path: str | Path, **overrides: Any) -> BenchmarkConfig:
-        """Read a YAML/JSON config; a relative suite path resolves against the file's folder."""
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(
-                f"benchmark config {path} does not exist; give a YAML or JSON file "
-                "(see imagenet_rib/configs/*.yaml for examples)"
-            )
-        data = yaml.safe_load(path.read_text())
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of BenchmarkConfig options")
-        suite = data.get("suite")
-        if (
-            isinstance(suite, str)
-            and suite.endswith((".yaml", ".yml", ".json"))
-            and not Path(suite).is_absolute()
-        ):
-            data["suite"] = str((path.parent / suite).resolve())
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(data)
-
-
-def builtin_config(name: str) -> Path:
-    from importlib.resources import files
-
-    res = files(__package__) / "configs" / f"{name}.yaml"
-    if not res.is_file():
-        raise ConfigError(f"no built-in benchmark config {name!r}")
-    return Path(str(res))
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of the plan; `run_id` hashes every field that defines its results."""
-
-    run_id: str
-    kind: str
-    model: str
-    method: str
-    label: str
-    method_config: dict[str, Any]
-    train: dict[str, Any]
-    finetune_dataset: str
-    seed: int
-    depends_on: tuple[str, ...] = ()
-    max_train_samples: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        import dataclasses
-
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        return cls(**{**data, "depends_on": tuple(data.get("depends_on", ()))})
-
-
-def _method_kind(name: str) -> str:
-    from .methods import get_method
-
-    return get_method(name).kind
-
-
-def _sources(m: MethodEntry) -> tuple[str, ...]:
-    """Labels of the runs a derived method uses: the entry's `sources`, else its config's
-    ``base_method`` (WiSE-FT) or ``ingredients`` (soup)."""
-    from .methods import get_method
-
-    if m.sources:
-        return m.sources
-    cfg = get_method(m.name).make_config(m.config)
-    if hasattr(cfg, "base_method"):
-        return (cfg.base_method,)
-    return tuple(getattr(cfg, "ingredients", ()))
-
-
-def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunSpec]:
-    """Expand the matrix into runs in execution order (baselines, trained, derived)."""
-    from .data.specs import get_dataset_spec
-
-    suite = suite or config.load_suite()
-    ft_sets = config.finetune_datasets or tuple(
-        d for d in suite.datasets if not get_dataset_spec(d).requires_opt_in or d in config.opt_in
-    )
-    for d in ft_sets:
-        check_choice("BenchmarkConfig", "finetune_datasets", d, suite.datasets)
-        if get_dataset_spec(d).requires_opt_in and d not in config.opt_in:
-            raise ConfigError(
-                f"the licence of {d!r} forbids tuning model parameters on it unless you "
-                f"opt in: add `opt_in: [{d}]` to the config, or drop it from finetune_datasets"
-            )
-    common = {
-        "suite": suite.name,
-        "split": config.split_config.to_dict(),
-        "rule": suite.objectnet_rule,
-        "datasets": list(suite.eval_datasets),
-    }
-    kinds = {m.label: _method_kind(m.name) for m in config.methods}
-    baselines, trained, derived = [], [], []
-    for model in config.models:
-        base = RunSpec(
-            run_id(model=model, method="pretrained", **common),
-            "baseline",
-            model,
-            "pretrained",
-            "pretrained",
-            {},
-            {},
-            "",
-            0,
-        )
-        baselines.append(base)
-        for d in ft_sets:
-            for seed in config.seeds:
-                ids: dict[str, str] = {}
-                for m in config.methods:
-                    if kinds[m.label] != "train":
-                        continue
-                    train = {**config.train, **m.train, "seed": seed}
-                    rid = run_id(
-                        model=model,
-                        method=m.name,
-                        label=m.label,
-                        config=m.config,
-                        train=train,
-                        dataset=d,
-                        max_train=config.max_train_samples.get(d),
-                        **common,
-                    )
-                    ids[m.label] = rid
-                    trained.append(
-                        RunSpec(
-                            rid,
-                            "train",
-                            model,
-                            m.name,
-                            m.label,
-                            dict(m.config),
-                            train,
-                            d,
-                            seed,
-                            (),
-                            config.max_train_samples.get(d),
-                        )
-                    )
-                for m in config.methods:
-                    if kinds[m.label] != "derived":
-                        continue
-                    sources = _sources(m)
-                    missing = [s for s in sources if s not in ids]
-                    if not sources or missing:
-                        raise ConfigError(
-                            f"derived method {m.label!r} needs source runs: set `sources: [<label of a "
-                            f"training method>]` in its entry (missing {missing or 'all'}; training "
-                            f"methods in this config: {sorted(ids)})"
-                        )
-                    deps = tuple(ids[s] for s in sources)
-                    rid = run_id(
-                        model=model,
-                        method=m.name,
-                        label=m.label,
-                        config=m.config,
-                        depends_on=deps,
-                        **common,
-                    )
-                    derived.append(
-                        RunSpec(
-                            rid,
-                            "derived",
-                            model,
-                            m.name,
-                            m.label,
-                            dict(m.config),
-                            {},
-                            d,
-                            seed,
-                            deps,
-                        )
-                    )
-    return baselines + trained + derived
 
 
 # ------------------------------------------------------------------------------ execution
