@@ -61,3 +61,22 @@ def main(argv: list[str] | None = None) -> int:
             f"rib {args.command}: interrupted; re-run the same command to resume", file=sys.stderr
         )
         return 130
+    finally:
+        _shutdown_distributed()
+
+
+def _shutdown_distributed() -> None:
+    """Tear down a process group (accelerate launch / torchrun) before the interpreter exits.
+
+    Exiting with a live gloo/NCCL group can abort a rank with "terminate called without an
+    active exception" (SIGABRT) while its C++ threads are still running.
+    """
+    torch = sys.modules.get("torch")  # never import torch just for this
+    if torch is None or not torch.distributed.is_available():
+        return
+    dist = torch.distributed
+    if dist.is_initialized():
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
