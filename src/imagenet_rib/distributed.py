@@ -155,7 +155,8 @@ def evaluate_many(
     dev: str | torch.device | None = None,
     progress: bool = False,
 ) -> list[dict[str, DatasetEval]]:
-    """`evaluation.evaluate_many`, data-parallel when launched with several processes.
+    """Evaluate several checkpoints on several dataset parts, data-parallel when launched
+    with several processes (one process: a plain loop over `evaluation.predict`).
 
     Several checkpoints (a WiSE-FT sweep) share each pass over each dataset's pixels.
     """

@@ -119,22 +119,3 @@ def evaluate_split(
         device=device,
     )
     return score(part, pred)
-
-
-def evaluate_many(
-    models: Sequence[torch.nn.Module],
-    transform: ImageTransform,
-    parts: Sequence[SplitPart],
-    **kw: Any,
-) -> list[dict[str, DatasetEval]]:
-    """Evaluate several checkpoints on several dataset parts; one pass per dataset."""
-    from .data.tensors import pixels
-
-    out: list[dict[str, DatasetEval]] = [{} for _ in models]
-    for part in parts:
-        preds = predict(
-            models, pixels(part.dataset, transform), transform, part.protocol.reduce, **kw
-        )
-        for k, pred in enumerate(preds):
-            out[k][part.name] = score(part, pred)
-    return out

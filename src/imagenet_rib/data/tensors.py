@@ -27,17 +27,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _decode_batch(batch: dict, transform: ImageTransform) -> dict:
-    return {"_pixels": [transform.geometry(img) for img in batch["image"]]}
-
-
 def pixels(
     ds: datasets.Dataset,
     transform: ImageTransform,
     *,
     cache: bool = True,
     root: Path | None = None,
-    num_proc: int | None = None,
 ) -> np.ndarray:
     """uint8 (N, 3, crop, crop) pixels of `ds` under `transform` (cached, memory-mapped)."""
     path = Path(root or cache_dir() / "tensors") / f"{ds._fingerprint}-{transform.fingerprint}.npy"
