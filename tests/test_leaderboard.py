@@ -25,7 +25,7 @@ from imagenet_rib.leaderboard import (  # noqa: E402
     load_results,
     sort_rows,
 )
-from imagenet_rib.leaderboard.app import LeaderboardApp  # noqa: E402
+from imagenet_rib.leaderboard.app import LeaderboardApp, make_app  # noqa: E402
 from imagenet_rib.records import ResultRecord  # noqa: E402
 from imagenet_rib.results import ResultStore  # noqa: E402
 from imagenet_rib.scores import compute_rib  # noqa: E402
@@ -266,6 +266,29 @@ def test_app_answers_without_a_browser(rows, tmp_path):
     assert board.detail("999")[1:] == (None, None)
     assert board.start_row({"row": str(ft.id)}) == ft.id
     assert board.start_row({"row": "junk"}) == sort_rows(rows)[0].id
+
+
+def _renamed(model: str) -> list[ResultRecord]:
+    """src-b's baseline and ft records, as a new pretraining source `model`."""
+    return [
+        replace(r, model=model, run_id=f"{model}-{r.run_id}")
+        for r in synthetic_records()
+        if r.model == "src-b" and r.method in ("pretrained", "ft")
+    ]
+
+
+def test_reload_reads_the_source_again(tmp_path, synthetic):
+    store = ResultStore(tmp_path / "results.sqlite")
+    store.add(synthetic_records())
+    board = make_app(store.path, n_boot=50)
+    first = board.detail(1)[1]
+    assert board.choices("model") == ["src-a", "src-b"] and board.generation == 0
+    store.add(_renamed("src-c"))  # a run finishing while the app is up
+    assert board.reload() and board.generation == 1
+    assert board.choices("model") == ["src-a", "src-b", "src-c"]
+    assert list(board.table(models=["src-c"])["mRI"]) == ["-8.00"]
+    assert board.detail(1)[1] != first  # figures of the new generation, not the old ids'
+    assert not LeaderboardApp(board.rows, origin="fixed rows").reload()
 
 
 def test_before_after_per_dataset(rows):

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ def server(tmp_path_factory):
                     f"the server did not answer in 180 s:\n{(folder / 'serve.log').read_text()}"
                 )
             time.sleep(0.5)
-        yield url
+        yield url, store
     finally:
         proc.terminate()
         try:
@@ -149,10 +150,11 @@ def _grid(page) -> dict[tuple[str, str], dict[str, str]]:
 
 
 def test_page_shows_every_model_and_its_mri(server, browser):
+    url, _ = server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if "://127.0.0.1" not in r.url else None)
-    page.goto(server, timeout=TIMEOUT_MS)
+    page.goto(url, timeout=TIMEOUT_MS)
     grid = _grid(page)
     assert set(grid) == {(m, method) for m in SCALE for method in ("ft", "lwf", "wise-ft")}
     for (model, method), cells in grid.items():
@@ -178,10 +180,11 @@ def test_page_shows_every_model_and_its_mri(server, browser):
 def test_row_link_opens_its_detail_view_and_a_screenshot_is_kept(server, browser):
     from PIL import Image
 
+    url, _ = server
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.goto(server, timeout=TIMEOUT_MS)
+    page.goto(url, timeout=TIMEOUT_MS)
     rid = _grid(page)[("src-a", "ft")]["#"]
-    page.goto(f"{server}?row={rid}", timeout=TIMEOUT_MS)
+    page.goto(f"{url}?row={rid}", timeout=TIMEOUT_MS)
     detail = page.locator("#rib-detail")
     detail.locator("h3").filter(has_text=f"#{rid} src-a @ rev0 / ft").wait_for(timeout=TIMEOUT_MS)
     page.wait_for_function(IMAGES_JS, timeout=TIMEOUT_MS)
@@ -193,3 +196,22 @@ def test_row_link_opens_its_detail_view_and_a_screenshot_is_kept(server, browser
     print(f"\nleaderboard screenshot: {shot}")
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape[1] == 1400 and pixels.shape[0] >= 1400 and pixels.std() > 10
+
+
+def test_reload_shows_results_written_while_serving(server, browser):
+    """Last in this module: it adds a pretraining source to the served store."""
+    url, store = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(url, timeout=TIMEOUT_MS)
+    assert "src-c" not in {model for model, _ in _grid(page)}
+    recs = [
+        replace(r, model="src-c", run_id=f"src-c-{r.run_id}")
+        for r in synthetic_records()
+        if r.model == "src-b" and r.method in ("pretrained", "ft")
+    ]
+    ResultStore(store).add(recs)  # a run finishing while the app serves the store read-only
+    page.locator("#rib-reload").click()
+    page.locator("#rib-leaderboard [role=gridcell]").filter(has_text="src-c").first.wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert _grid(page)[("src-c", "ft")]["mRI"] == "-8.00"

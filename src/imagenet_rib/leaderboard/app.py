@@ -10,14 +10,15 @@ analytics are off, no share link is made, and the default theme's fonts are serv
 # No `from __future__ import annotations` here: gradio finds the event-data parameters of the
 # handlers (gr.SelectData, gr.Request) by evaluating their annotations.
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError, RIBError
 from . import display
-from .table import SORT_KEYS, LeaderboardRow, build_leaderboard, filter_rows, sort_rows
+from .display import SORT_KEYS, filter_rows, sort_rows
+from .table import LeaderboardRow, build_leaderboard
 
 TITLE = "ImageNet-RIB leaderboard"
 INSTALL_HINT = "pip install 'imagenet-rib[leaderboard]'"
@@ -36,8 +37,15 @@ def import_gradio() -> Any:
     return gr
 
 
+#: Re-reads a results source: (rows, description of the source).
+Loader = Callable[[], tuple[list[LeaderboardRow], str]]
+
+
 class LeaderboardApp:
-    """The leaderboard's state and its answers to the UI events (no gradio needed)."""
+    """The leaderboard's state and its answers to the UI events (no gradio needed).
+
+    `loader`, when given, re-reads the source for `reload` (results added since the start).
+    """
 
     def __init__(
         self,
@@ -46,15 +54,38 @@ class LeaderboardApp:
         origin: str,
         figures_dir: str | Path | None = None,
         title: str = TITLE,
+        loader: Loader | None = None,
     ) -> None:
+        self.title = title
+        self.loader = loader
+        self.generation = 0
+        self.figures_root = Path(figures_dir or tempfile.mkdtemp(prefix="rib-leaderboard-"))
+        self._set(rows, origin)
+
+    def _set(self, rows: Sequence[LeaderboardRow], origin: str) -> None:
         if not rows:
             raise ConfigError("the leaderboard has no rows; push or run some results first")
         self.rows = list(rows)
         self.by_id = {r.id: r for r in self.rows}
         self.origin = origin
-        self.title = title
         self.confidence = self.rows[0].confidence
-        self.figures_dir = Path(figures_dir or tempfile.mkdtemp(prefix="rib-leaderboard-"))
+
+    @property
+    def figures_dir(self) -> Path:
+        # row ids are renumbered by a reload: each generation draws its figures afresh
+        return self.figures_root / str(self.generation)
+
+    def reload(self) -> bool:
+        """Re-read the source and rebuild the rows; False (nothing done) without a loader."""
+        if self.loader is None:
+            return False
+        rows, origin = self.loader()
+        self._set(rows, origin)
+        self.generation += 1
+        return True
+
+    def pick_choices(self) -> list[tuple[str, int]]:
+        return [(r.label, r.id) for r in self.rows]
 
     def choices(self, attr: str) -> list[str]:
         return sorted({getattr(r, attr) for r in self.rows})
@@ -118,7 +149,7 @@ def build_app(board: LeaderboardApp) -> Any:
     first = sort_rows(board.rows)[0].id
     text, heat, bars = board.detail(first)
     with gr.Blocks(title=board.title, analytics_enabled=False) as demo:
-        gr.Markdown(board.header(), elem_id="rib-header")
+        header = gr.Markdown(board.header(), elem_id="rib-header")
         with gr.Row():
             suites = gr.Dropdown(board.choices("suite"), value=[], multiselect=True, label="suite")
             models = gr.Dropdown(board.choices("model"), value=[], multiselect=True, label="model")
@@ -127,6 +158,9 @@ def build_app(board: LeaderboardApp) -> Any:
             )
             sort_by = gr.Dropdown(list(SORT_KEYS), value="mRI", label="sort by")
             descending = gr.Checkbox(value=True, label="descending")
+            reload = gr.Button(
+                "Reload results", elem_id="rib-reload", visible=board.loader is not None
+            )
         table = gr.Dataframe(
             board.table(),
             datatype=display.DATATYPES,
@@ -139,9 +173,7 @@ def build_app(board: LeaderboardApp) -> Any:
             elem_id="rib-leaderboard",
         )
         gr.Markdown("## Details")
-        pick = gr.Dropdown(
-            [(r.label, r.id) for r in board.rows], value=first, label="row", elem_id="rib-pick"
-        )
+        pick = gr.Dropdown(board.pick_choices(), value=first, label="row", elem_id="rib-pick")
         with gr.Row():
             # the figures carry their own titles; a component label would hide their left part
             heat_img = gr.Image(
@@ -167,6 +199,13 @@ def build_app(board: LeaderboardApp) -> Any:
             rid = board.start_row(dict(request.query_params))
             return (rid, *board.detail(rid))
 
+        def on_reload(*values: Any) -> tuple[Any, ...]:
+            board.reload()
+            lists = [gr.update(choices=board.choices(a)) for a in ("suite", "model", "method")]
+            picks = gr.update(choices=board.pick_choices())
+            return (board.header(), board.table(*values), *lists, picks)
+
+        reload.click(on_reload, filters, [header, table, suites, models, methods, pick])
         table.select(on_select, None, shown)
         pick.input(board.detail, pick, shown[1:])
         demo.load(on_load, None, shown)
@@ -183,14 +222,19 @@ def make_app(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> LeaderboardApp:
-    """Load one results source (see `sources.load_results`) and build its leaderboard."""
+    """Load one results source (see `sources.load_results`) and build its leaderboard; the
+    app's "Reload results" button reads the source again."""
     from .sources import load_results
 
-    results = load_results(store, parquet=parquet, dataset=dataset, revision=revision)
-    rows = build_leaderboard(
-        results.frame, results.correct, n_boot=n_boot, confidence=confidence, seed=seed
-    )
-    return LeaderboardApp(rows, origin=results.origin)
+    def loader() -> tuple[list[LeaderboardRow], str]:
+        results = load_results(store, parquet=parquet, dataset=dataset, revision=revision)
+        rows = build_leaderboard(
+            results.frame, results.correct, n_boot=n_boot, confidence=confidence, seed=seed
+        )
+        return rows, results.origin
+
+    rows, origin = loader()
+    return LeaderboardApp(rows, origin=origin, loader=loader)
 
 
 def serve(board: LeaderboardApp, *, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -1,4 +1,5 @@
-"""What the leaderboard shows: the table's text cells, a row's detail text and its figures.
+"""What the leaderboard shows: the table's text cells (filtered and sorted), a row's detail
+text and its figures.
 
 Pure pandas / matplotlib (no gradio), so the app stays a thin layer and everything shown is
 testable without a browser. A missing score is never shown as a number: its cell says why
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import ConfigError
 from .table import LeaderboardRow
 
 if TYPE_CHECKING:
@@ -251,3 +253,43 @@ def detail_figures(row: LeaderboardRow, folder: str | Path) -> tuple[Path, Path]
             title=f"{name}: accuracy on D_j (%), pretrained vs mean after fine-tuning on i != j",
         )
     return heatmap, bars
+
+
+def filter_rows(
+    rows: Sequence[LeaderboardRow],
+    *,
+    suites: Sequence[str] = (),
+    models: Sequence[str] = (),
+    methods: Sequence[str] = (),
+) -> list[LeaderboardRow]:
+    """Rows whose suite, model and method are among the given ones (empty: any)."""
+    return [
+        r
+        for r in rows
+        if (not suites or r.suite in suites)
+        and (not models or r.model in models)
+        and (not methods or r.method in methods)
+    ]
+
+
+#: Sort keys of `sort_rows`: a row's value, NaN (missing / incomplete) sorting last.
+SORT_KEYS = {
+    "mRI": lambda r: r.mri,
+    "avg OOD after": lambda r: r.avg_ood_after,
+    "avg OOD before": lambda r: r.avg_ood_before,
+    "degradation": lambda r: r.degradation()[0],
+    "in-task gain": lambda r: r.in_task_gain()[0] if r.in_task_meaningful else math.nan,
+}
+
+
+def sort_rows(
+    rows: Sequence[LeaderboardRow], by: str = "mRI", *, descending: bool = True
+) -> list[LeaderboardRow]:
+    """Rows sorted by a score of `SORT_KEYS` (rows without that score last, in id order)."""
+    if by not in SORT_KEYS:
+        raise ConfigError(f"cannot sort by {by!r}; choose one of {list(SORT_KEYS)}")
+    value = SORT_KEYS[by]
+    known = [r for r in rows if math.isfinite(value(r))]
+    unknown = [r for r in rows if not math.isfinite(value(r))]
+    known.sort(key=lambda r: (-value(r) if descending else value(r), r.id))
+    return known + unknown

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -294,6 +294,73 @@ def _runs(rows: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _make_row(
+    rid: int,
+    info: SuiteInfo,
+    source: Mapping[str, Any],
+    pre_rows: pd.DataFrame,
+    rows: pd.DataFrame,
+    correct: CorrectGetter | None,
+    **resampling: Any,
+) -> LeaderboardRow:
+    """The row of one (pretraining source, method, variant): `pre_rows` are the source's
+    baseline rows, `rows` the method's rows (every seed and fine-tuning set)."""
+    from ..scores import ScoreInputError
+
+    acc_pre, problems = _baseline(pre_rows)
+    notes = []
+    outside = sorted(set(rows["finetune_dataset"]) - set(info.datasets))
+    if outside:
+        notes.append(f"fine-tuned on {outside}, outside the suite: not scored")
+        rows = rows[rows["finetune_dataset"].isin(info.datasets)]
+    acc_post, post_problems = _post(rows)
+    problems += post_problems
+    if pre_rows.empty:
+        problems.append(
+            f"no pretrained baseline rows (method {BASELINE_METHOD!r}) for {source['model']} at "
+            f"revision {source['model_revision'] or '(none)'}: evaluate the pretrained model first"
+        )
+    seeds = tuple(sorted(int(s) for s in set(rows["seed"])))
+    group = None
+    if not problems and acc_post:
+        cp, cq = _correct_maps(pre_rows, rows, correct if len(seeds) == 1 else None)
+        try:
+            group = score_group(
+                acc_pre, acc_post, info, correct_pre=cp, correct_post=cq, **resampling
+            )
+        except ScoreInputError as err:  # e.g. an accuracy outside [0, 100]
+            problems.append(str(err))
+    first = rows.iloc[0]
+    if problems:
+        logger.warning(
+            "%s / %s / %s not scored: %s",
+            source["model"],
+            first["method"],
+            source["suite"],
+            problems,
+        )
+    return LeaderboardRow(
+        id=rid,
+        suite=str(source["suite"]),
+        model=str(source["model"]),
+        model_revision=str(source["model_revision"]),
+        method=str(first["method"]),
+        variant=str(first["variant"]),
+        split=_split_text(source["split_rule"], source["split_seed"], source["test_fraction"]),
+        seeds=seeds,
+        info=info,
+        scores=None if group is None else group.scores,
+        interval=None if group is None or group.intervals is None else group.intervals.mri,
+        interval_note="no score" if group is None else group.interval_note,
+        confidence=resampling.get("confidence", 0.95),
+        in_task_meaningful=source["split_rule"] == "holdout",
+        repos=tuple(sorted({r for r in rows[REPO_COLUMN] if r})),
+        runs=_runs(rows),
+        problems=problems,
+        notes=notes,
+    )
+
+
 def build_leaderboard(
     df: pd.DataFrame,
     correct: CorrectGetter | None = None,
@@ -304,8 +371,8 @@ def build_leaderboard(
     seed: int = 0,
 ) -> list[LeaderboardRow]:
     """Every leaderboard row of a results table (see the module docstring), sorted by suite,
-    model, revision, method and variant; `correct` enables bootstrap intervals over images."""
-    from ..scores import ScoreInputError
+    model, revision, split, method and variant; `correct` (``key -> (N,) bool``, e.g. from a
+    results store) enables bootstrap intervals over images for single-seed rows."""
     from .sources import normalise_frame
 
     df = normalise_frame(df, "the results table")
@@ -314,68 +381,17 @@ def build_leaderboard(
     df = df[df["eval_part"] == part]
     if df.empty:
         raise ConfigError(f"no results for evaluation part {part!r}; choose another --part")
+    resampling = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
     out: list[LeaderboardRow] = []
-    for suite_name, sdf in df.groupby("suite", sort=True):
+    for _, sdf in df.groupby("suite", sort=True):
         info = resolve_suite(sdf)
-        for key, gdf in sdf.groupby(list(SOURCE_KEY[1:]), sort=True, dropna=False):
-            model, revision, rule, split_seed, fraction = key
+        for key, gdf in sdf.groupby(list(SOURCE_KEY), sort=True, dropna=False):
+            source = dict(zip(SOURCE_KEY, key))
             pre_rows = gdf[gdf["method"] == BASELINE_METHOD]
-            acc_pre, pre_problems = _baseline(pre_rows)
-            post_all = gdf[gdf["method"] != BASELINE_METHOD]
-            for (method, variant), rows in post_all.groupby(["method", "variant"], sort=True):
-                problems = list(pre_problems)
-                notes = []
-                outside = sorted(set(rows["finetune_dataset"]) - set(info.datasets))
-                if outside:
-                    notes.append(f"fine-tuned on {outside}, outside the suite: not scored")
-                    rows = rows[rows["finetune_dataset"].isin(info.datasets)]
-                acc_post, post_problems = _post(rows)
-                problems += post_problems
-                if pre_rows.empty:
-                    problems.append(
-                        f"no pretrained baseline rows (method {BASELINE_METHOD!r}) for {model} at "
-                        f"revision {revision or '(none)'}: evaluate the pretrained model first"
-                    )
-                seeds = tuple(sorted(int(s) for s in set(rows["seed"])))
-                group = None
-                if not problems and acc_post:
-                    cp, cq = _correct_maps(pre_rows, rows, correct if len(seeds) == 1 else None)
-                    try:
-                        group = score_group(
-                            acc_pre,
-                            acc_post,
-                            info,
-                            correct_pre=cp,
-                            correct_post=cq,
-                            n_boot=n_boot,
-                            confidence=confidence,
-                            seed=seed,
-                        )
-                    except ScoreInputError as err:  # e.g. an accuracy outside [0, 100]
-                        problems.append(str(err))
-                interval = None if group is None or group.intervals is None else group.intervals
-                repos = tuple(sorted({r for r in rows[REPO_COLUMN] if r}))
+            post = gdf[gdf["method"] != BASELINE_METHOD]
+            for _, rows in post.groupby(["method", "variant"], sort=True):
                 out.append(
-                    LeaderboardRow(
-                        id=len(out) + 1,
-                        suite=str(suite_name),
-                        model=str(model),
-                        model_revision=str(revision),
-                        method=str(method),
-                        variant=str(variant),
-                        split=_split_text(rule, split_seed, fraction),
-                        seeds=seeds,
-                        info=info,
-                        scores=None if group is None else group.scores,
-                        interval=None if interval is None else interval.mri,
-                        confidence=confidence,
-                        interval_note="no score" if group is None else group.interval_note,
-                        in_task_meaningful=rule == "holdout",
-                        repos=repos,
-                        runs=_runs(rows),
-                        problems=problems,
-                        notes=notes,
-                    )
+                    _make_row(len(out) + 1, info, source, pre_rows, rows, correct, **resampling)
                 )
     if not out:
         raise ConfigError(
@@ -383,43 +399,3 @@ def build_leaderboard(
             "with `rib run` or `rib finetune` first"
         )
     return out
-
-
-def filter_rows(
-    rows: Sequence[LeaderboardRow],
-    *,
-    suites: Sequence[str] = (),
-    models: Sequence[str] = (),
-    methods: Sequence[str] = (),
-) -> list[LeaderboardRow]:
-    """Rows whose suite, model and method are among the given ones (empty: any)."""
-    return [
-        r
-        for r in rows
-        if (not suites or r.suite in suites)
-        and (not models or r.model in models)
-        and (not methods or r.method in methods)
-    ]
-
-
-#: Sort keys of `sort_rows`: a row's value, NaN (missing / incomplete) sorting last.
-SORT_KEYS = {
-    "mRI": lambda r: r.mri,
-    "avg OOD after": lambda r: r.avg_ood_after,
-    "avg OOD before": lambda r: r.avg_ood_before,
-    "degradation": lambda r: r.degradation()[0],
-    "in-task gain": lambda r: r.in_task_gain()[0] if r.in_task_meaningful else math.nan,
-}
-
-
-def sort_rows(
-    rows: Sequence[LeaderboardRow], by: str = "mRI", *, descending: bool = True
-) -> list[LeaderboardRow]:
-    """Rows sorted by a score of `SORT_KEYS` (rows without that score last, in id order)."""
-    if by not in SORT_KEYS:
-        raise ConfigError(f"cannot sort by {by!r}; choose one of {list(SORT_KEYS)}")
-    value = SORT_KEYS[by]
-    known = [r for r in rows if math.isfinite(value(r))]
-    unknown = [r for r in rows if not math.isfinite(value(r))]
-    known.sort(key=lambda r: (-value(r) if descending else value(r), r.id))
-    return known + unknown
