@@ -80,8 +80,11 @@ def test_push_roundtrips_card_eval_results_and_leaderboard(fake_hub: FakeHub, df
         assert entry.dataset_id == "rib-ns/toy-suite"
 
     rows = _leaderboard("user/rib-leaderboard")
-    assert list(rows.columns) == ResultRecord.columns()
+    assert list(rows.columns) == [*ResultRecord.columns(), "model_repo"]
     expected = pd.concat([res.card.rows.run, res.card.rows.baseline])
+    repos = dict(zip(rows["run_id"], rows["model_repo"]))
+    assert repos[res.card.rows.run_id] == "user/src-a-ft-d1"
+    assert {repos[r] for r in res.card.rows.baseline["run_id"]} == {""}
     assert _keys(rows) == _keys(expected)
     merged = rows.merge(expected[[*KEY, "accuracy"]], on=KEY, suffixes=("", "_expected"))
     assert (merged["accuracy"] == merged["accuracy_expected"]).all()

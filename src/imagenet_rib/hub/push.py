@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 LEADERBOARD_FILE = "data/results.parquet"
 KEY = ["run_id", "variant", "eval_dataset", "eval_part"]
+#: Column a leaderboard row adds to `ResultRecord`: the model repo its run was pushed to
+#: ("" for the pretrained baseline rows and rows appended without a repo).
+REPO_COLUMN = "model_repo"
 #: Run-folder content never uploaded: training checkpoints, temporary and hidden files.
 _SKIP_DIRS = {"checkpoints", "__pycache__"}
 _LEADERBOARD_CARD = """---
@@ -48,7 +51,8 @@ tags:
 
 One row per measured accuracy (top-1, percent) of a pretrained or fine-tuned model on one evaluation
 dataset, with its full provenance: the columns of `imagenet_rib.records.ResultRecord`
-({columns}). Key: (run_id, variant, eval_dataset, eval_part). Rows are appended by `rib push`;
+({columns}), plus `model_repo`, the model repo a run was pushed to. Key: (run_id, variant,
+eval_dataset, eval_part). Rows are appended by `rib push`;
 compute RIB scores with `imagenet_rib.report.compute_scores(df)`.
 """
 
@@ -145,7 +149,10 @@ def push_run(
         rows = records[
             records["run_id"].isin([card.rows.run_id]) & (records["variant"] == card.rows.variant)
         ]
-        result.leaderboard = append_leaderboard(leaderboard_repo, [rows, card.rows.baseline])
+        result.leaderboard = append_leaderboard(
+            leaderboard_repo,
+            [rows.assign(**{REPO_COLUMN: repo_id}), card.rows.baseline.assign(**{REPO_COLUMN: ""})],
+        )
     return result
 
 
@@ -170,9 +177,11 @@ def merge_rows(existing: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame
     """Existing rows + new rows, one row per key (the new row wins), sorted by key."""
     import pandas as pd
 
-    cols = ResultRecord.columns()
+    cols = ResultRecord.columns() + ([REPO_COLUMN] if REPO_COLUMN in new.columns else [])
     frames = [f for f in (existing, new[cols]) if f is not None and len(f)]
     merged = pd.concat(frames, ignore_index=True) if frames else new[cols].iloc[:0]
+    if REPO_COLUMN in merged.columns:  # rows appended before the column existed: no repo known
+        merged[REPO_COLUMN] = merged[REPO_COLUMN].fillna("")
     merged = merged.drop_duplicates(KEY, keep="last")
     return merged.sort_values(KEY, kind="stable").reset_index(drop=True)
 
