@@ -14,8 +14,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from imagenet_rib.correlation import CorrelationInterval, correlation_interval  # noqa: E402
 from imagenet_rib.errors import ConfigError, RIBError  # noqa: E402
-from imagenet_rib.intervals import CorrelationInterval, Interval, correlation_interval  # noqa: E402
+from imagenet_rib.intervals import Interval  # noqa: E402
 from imagenet_rib.report import build_report, load_results, report_figures  # noqa: E402
 from imagenet_rib.report import figures as F  # noqa: E402
 from imagenet_rib.report.html import markdown_to_html  # noqa: E402

@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 
 from imagenet_rib import intervals
-from imagenet_rib.intervals import (
-    bootstrap_rib,
-    correlation_interval,
-    resample_accuracies,
-    seed_intervals,
-)
+from imagenet_rib.correlation import correlation_interval
+from imagenet_rib.intervals import bootstrap_rib, resample_accuracies, seed_intervals
 from imagenet_rib.scores import (
     PRETRAINED,
     RIBScores,

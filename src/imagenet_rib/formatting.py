@@ -69,10 +69,15 @@ def json_safe(value: Any) -> Any:
     raise TypeError(f"json_safe cannot convert {type(value).__name__}; give it a to_dict()")
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, left: int = 1) -> str:
-    """A pipe table padded for terminals: the first `left` columns (names) left-aligned, the
-    others (numbers) right-aligned."""
+def markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], *, left: int = 1, pad: bool = True
+) -> str:
+    """A pipe table. `pad`: padded for terminals, the first `left` columns (names)
+    left-aligned and the others (numbers) right-aligned; else one space around each cell."""
     cells = [[str(c) for c in row] for row in rows]
+    if not pad:
+        lines = [list(header), ["---"] * len(header), *cells]
+        return "\n".join("| " + " | ".join(r) + " |" for r in lines)
     widths = [max([len(h), *(len(r[k]) for r in cells)]) for k, h in enumerate(header)]
 
     def line(row: Sequence[str]) -> str:

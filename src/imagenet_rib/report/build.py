@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..correlation import correlation_interval
 from ..errors import ConfigError
 from ..formatting import MISSING, json_safe
-from ..intervals import Interval, correlation_interval
+from ..intervals import Interval
 from ..paths import atomic_write_text
 from ..scoring import ScoreResult, ScoreTable, score_records
 from . import figures as F

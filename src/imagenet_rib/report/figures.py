@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from ..correlation import CorrelationInterval
 from ..errors import ConfigError
-from ..intervals import CorrelationInterval, Interval
+from ..intervals import Interval
 from ..paths import atomic_write_bytes
 
 DPI = 120  # figures are laid out (labels placed) and saved at this resolution
