@@ -122,11 +122,11 @@ def _otdd_points(
     """``{label: (OTDD, degradation)}``; `otdd` is ``{D_i: d}`` or ``{model: {D_i: d}}``."""
     nested = all(isinstance(v, Mapping) for v in otdd.values())
     points = {}
-    for model, r in chosen.items():
-        for ds, d in (otdd.get(model, {}) if nested else otdd).items():
+    for name, r in chosen.items():
+        for ds, d in (otdd.get(r.model, {}) if nested else otdd).items():
             deg = r.scores.reference_degradation.get(ds, math.nan)
             if not math.isnan(deg):
-                points[ds if len(chosen) == 1 else f"{model}: {ds}"] = (float(d), deg)
+                points[ds if len(chosen) == 1 else f"{name}: {ds}"] = (float(d), deg)
     return points
 
 
@@ -144,7 +144,8 @@ def report_figures(
         frozenset({"seeds"}): "error bars: t interval over seeds",
     }.get(frozenset(kinds), "error bars: t over seeds (>= 2 seeds), else bootstrap over images")
     note = f"{note} ({100 * table.confidence:g}%)"
-    models = list(dict.fromkeys(r.model for r in series))
+    src = table.source  # a pretraining source: a model revision
+    models = list(dict.fromkeys(src(r) for r in series))
     out = [
         ReportFigure(
             "mri_bars",
@@ -152,7 +153,7 @@ def report_figures(
             note,
             F.draw_mri_bars(
                 {
-                    m: [(r.label, r.scores.mri, r.interval("mri")) for r in series if r.model == m]
+                    m: [(r.label, r.scores.mri, r.interval("mri")) for r in series if src(r) == m]
                     for m in models
                 },
                 title="Mean robustness improvement mRI",
@@ -160,7 +161,7 @@ def report_figures(
             ),
         )
     ]
-    chosen = {r.model: r for r in table if r.method == bar_method and not r.variant}
+    chosen = {src(r): r for r in table if r.method == bar_method and not r.variant}
     if chosen:
         per_source = {
             m: (
@@ -183,7 +184,7 @@ def report_figures(
         logger.warning("no %r results: the average-OOD bar chart is left out", bar_method)
     bound = F.heatmap_bound([r.scores.delta for r in series])
     for m in models:
-        mine = [r for r in series if r.model == m]
+        mine = [r for r in series if src(r) == m]
         grid = {r.label: (r.scores.delta, r.scores.finetune_sets, r.scores.columns) for r in mine}
         heading = f"dA(i -> j) heatmaps: {m}"
         out.append(

@@ -202,7 +202,7 @@ def draw_radar(
     for ax, (label, acc) in zip(axes, series.items()):
         values = [float(acc.get(d, math.nan)) for d in datasets]
         ax.plot(loop, pre + pre[:1], ls="--", lw=1, color="grey", label="pretrained")
-        ax.plot(loop, values + values[:1], marker="o", ms=2, lw=1.2, label=label)
+        ax.plot(loop, values + values[:1], marker="o", ms=2, lw=1.2, label="after fine-tuning")
         ax.fill(loop, values + values[:1], alpha=0.1)
         ax.set_xticks(angles, datasets, fontsize=6)
         ax.set_ylim(0, 100)
@@ -216,6 +216,12 @@ def draw_radar(
 
 def _overlaps(box: Any, others: Sequence[Any]) -> bool:
     return any(box.overlaps(o) for o in others)
+
+
+def _leader(ax: Any, point: np.ndarray, offset_pt: tuple[float, float], dpi: float) -> None:
+    centre = ax.transData.transform(point)
+    end = ax.transData.inverted().transform(centre + np.asarray(offset_pt) * dpi / 72.0)
+    ax.plot([point[0], end[0]], [point[1], end[1]], lw=0.5, color="#999999", zorder=1)
 
 
 def _place_labels(fig: Any, ax: Any, names: Sequence[str], xy: np.ndarray) -> list[str]:
@@ -253,6 +259,8 @@ def _place_labels(fig: Any, ax: Any, names: Sequence[str], xy: np.ndarray) -> li
                     if inside and not _overlaps(box, placed) and not _overlaps(box, others):
                         placed.append(box)
                         done = True
+                        if radius > 10:  # a leader line says which point a far label names
+                            _leader(ax, point, (dx * radius, dy * radius), fig.dpi)
                         break
                     ann.remove()
                 if done:

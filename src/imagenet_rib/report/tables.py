@@ -34,7 +34,12 @@ def per_set_table(table: ScoreTable, metric: str) -> str:
     """One row per configuration, one column per fine-tuning set: the score and its interval."""
     head = ["model", "method", "variant", *table.finetune_sets]
     rows = [
-        [r.model, r.method, r.variant or "-", *(_cell(r, metric, i) for i in table.finetune_sets)]
+        [
+            table.source(r),
+            r.method,
+            r.variant or "-",
+            *(_cell(r, metric, i) for i in table.finetune_sets),
+        ]
         for r in table
     ]
     return markdown_table(head, rows, left=3)
@@ -102,7 +107,7 @@ def markdown_report(
     parts += ["## dA matrices", ""]
     for r in table:
         seeds = f"{len(r.seeds)} seed(s): {', '.join(map(str, r.seeds))}"
-        parts += [f"### {r.model} / {r.label} ({seeds})", "", delta_table(r), ""]
+        parts += [f"### {table.source(r)} / {r.label} ({seeds})", "", delta_table(r), ""]
         parts += ["Accuracies (%, seed means):", "", accuracy_table(r), ""]
     parts += [provenance, ""]
     return "\n".join(parts)

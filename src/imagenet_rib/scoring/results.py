@@ -199,6 +199,12 @@ class ScoreTable:
             )
         return found[0]
 
+    def source(self, result: ScoreResult) -> str:
+        """The pretraining source's display name: the model, with ``@<revision>`` when the
+        table holds several revisions of it."""
+        revisions = {rev for m, rev in self.baselines if m == result.model}
+        return result.model + (f" @{result.model_revision[:12]}" if len(revisions) > 1 else "")
+
     def interval_note(self) -> str:
         """How the intervals were obtained, in one sentence."""
         pct = f"{100 * self.confidence:g}%"
@@ -233,14 +239,13 @@ class ScoreTable:
         if not self.results:
             return "no fine-tuned results in the store yet"
         pct = f"{100 * self.confidence:g}%"
-        revs = {m for m, _ in self.baselines if sum(k[0] == m for k in self.baselines) > 1}
         header = ["model", "method", "variant", "seeds", "mRI", f"{pct} CI (images)"]
         header += [f"{pct} CI (seeds)", "in-task gain", "avg OOD before", "avg OOD after"]
         header += ["ref. degradation"] if self.suite.reference else []
         rows = []
         for r in (r for r in self.results if r.complete):
             s, cis = r.scores, [r.interval("mri", kind=k) for k in ("images", "seeds")]
-            model = r.model + (f" @{r.model_revision[:12]}" if r.model in revs else "")
+            model = self.source(r)
             row = [model, r.method, r.variant or "-", len(r.seeds), fmt(s.mri, signed=True)]
             row += ["-" if iv is None else fmt_interval(iv.low, iv.high) for iv in cis]
             row += [fmt(s.mean_in_task_gain, signed=True), fmt(s.mean_acc_pre)]
