@@ -133,6 +133,34 @@ def _model_index(
     return results
 
 
+def _dataset_rows(
+    suite: SuiteConfig,
+    ft: str,
+    hub_ids: Mapping[str, str],
+    revisions: Mapping[str, str],
+    protocols: Mapping[str, str],
+) -> list[dict[str, str]]:
+    """The card's dataset table: role, Hub source (only where scored from one), revision,
+    protocol and licence of every evaluation set."""
+    rows = []
+    for d in suite.eval_datasets:
+        role = {ft: "fine-tuning set", suite.reference: "pretraining reference"}.get(d, "")
+        hub = hub_ids.get(d)
+        rows.append(
+            {
+                "name": d,
+                "role": role,
+                "hub_id": f"[`{hub}`](https://huggingface.co/datasets/{hub})"
+                if hub
+                else "none (not scored from a Hub dataset)",
+                "revision": f"`{revisions[d]}`" if d in revisions else "not recorded",
+                "protocol": protocols.get(d, "not evaluated"),
+                "licence": _licence(d),
+            }
+        )
+    return rows
+
+
 def _results_table(result: ScoreResult) -> str:
     s, iv = result.scores, result.image_intervals
     ft = s.finetune_sets[0]
@@ -228,23 +256,7 @@ def build_model_card(
         eval_results=_model_index(rows, result, suite, hub_ids, benchmark, revisions),
     )
     protocols = {x.eval_dataset: x.protocol for x in rows.run}
-    datasets = [
-        {
-            "name": d,
-            "role": "fine-tuning set"
-            if d == ft
-            else "pretraining reference"
-            if d == suite.reference
-            else "",
-            "hub_id": f"[`{hub_ids[d]}`](https://huggingface.co/datasets/{hub_ids[d]})"
-            if d in hub_ids
-            else "none (not scored from a Hub dataset)",
-            "revision": f"`{revisions[d]}`" if d in revisions else "not recorded",
-            "protocol": protocols.get(d, "not evaluated"),
-            "licence": _licence(d),
-        }
-        for d in suite.eval_datasets
-    ]
+    datasets = _dataset_rows(suite, ft, hub_ids, revisions, protocols)
     objectnet = sorted(
         {p.split("/", 1)[1] for p in protocols.values() if p.startswith("objectnet/")}
     )
