@@ -119,25 +119,23 @@ def split_cells(records: list[ResultRecord]) -> tuple[dict, dict]:
     base: dict[tuple[str, str], dict[str, ResultRecord]] = {}
     groups: dict[ScoreKey, dict[tuple[int, str, str], ResultRecord]] = {}
     for r in records:
+        key: ScoreKey | None = None
         if r.method == PRETRAINED:
-            cell, where, key = (
-                base.setdefault((r.model, r.model_revision), {}),
-                r.eval_dataset,
-                None,
-            )
+            cell, where = base.setdefault((r.model, r.model_revision), {}), r.eval_dataset
+            what = f"{PRETRAINED} baseline on {r.eval_dataset}"
         else:
             key = ScoreKey(r.model, r.model_revision, r.method, r.variant)
             cell, where = groups.setdefault(key, {}), (r.seed, r.finetune_dataset, r.eval_dataset)
+            what = f"{key.label} seed {r.seed} {r.finetune_dataset} -> {r.eval_dataset}"
         old = cell.get(where)
         # a baseline evaluated twice (e.g. by two configs) agrees with itself; anything else
         # in one cell would average two different experiments
         clash = key is not None or old is not None and old.accuracy != r.accuracy
         if old is not None and old.run_id != r.run_id and clash:
-            what = key.label if key else f"{PRETRAINED} baseline"
             raise ScoreInputError(
-                f"runs {old.run_id} and {r.run_id} both give {r.model} {what} on {where}; the "
-                "same label was run with two configurations: give each config its own method "
-                "label, or score the records of one config (e.g. `sweep.scores(config)`)"
+                f"runs {old.run_id} and {r.run_id} both give {r.model} {what}: the same label "
+                "was run with two configurations; give each config its own method label, or "
+                "score one config's records (`rib report --config`, `sweep.scores(config)`)"
             )
         cell.setdefault(where, r)
     return base, groups

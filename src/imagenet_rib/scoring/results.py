@@ -32,7 +32,7 @@ class ScoreKey:
 
 @dataclass
 class ScoreResult:
-    """RIB scores of one configuration over the suite (see the module docstring).
+    """RIB scores of one configuration over the suite (how: see `imagenet_rib.scoring`).
 
     Attributes:
         key: the configuration; suite: the suite name.
