@@ -95,6 +95,10 @@ def test_seeds_give_per_seed_scores_an_aggregate_and_both_intervals(table):
     assert img.method == "bootstrap-images" and img.mri.low < r.scores.mri < img.mri.high
     assert table.get("src-b", "ft").seed_intervals is None
     assert table.get("src-b", "ft").interval_kind == "images"
+    (line,) = [x for x in table.to_markdown().splitlines() if x.startswith("| src-b | lwf |")]
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    lo, hi = r.seed_intervals.mri.low, r.seed_intervals.mri.high
+    assert cells[3] == "2" and cells[6] == f"[{lo:+.2f}, {hi:+.2f}]"  # both kinds, side by side
 
 
 def test_image_intervals_equal_bootstrap_rib_on_the_same_vectors(table):
