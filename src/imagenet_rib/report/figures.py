@@ -82,7 +82,7 @@ def draw_delta_grid(
     plt = _pyplot()
     first = next(iter(series.values()))[0]
     fig, axes = _grid(
-        plt, len(series), ncols, (0.45 * first.shape[1] + 1.4, 0.4 * first.shape[0] + 1.2)
+        plt, len(series), ncols, (0.45 * first.shape[1] + 1.4, 0.4 * first.shape[0] + 2.0)
     )
     image = None
     for ax, (label, (delta, rows, cols)) in zip(axes, series.items()):
@@ -163,19 +163,21 @@ def draw_ood_bars(
     plt = _pyplot()
     names = list(per_source)
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(names), 3.8), dpi=DPI)
+    fig, ax = plt.subplots(figsize=(max(3.6, 1.6 + 1.1 * len(names)), 4.0), dpi=DPI)
     for offset, k, label in ((-0.2, 0, "before"), (0.2, 1, "after fine-tuning")):
         ivs = [per_source[n][k] for n in names]
         vals = [math.nan if iv is None else iv.estimate for iv in ivs]
         shown = [0.0 if math.isnan(v) else v for v in vals]
         bars = ax.bar(x + offset, shown, width=0.4, label=label, yerr=_xerr(ivs, shown), capsize=3)
-        ax.bar_label(
-            bars, labels=["n/a" if math.isnan(v) else f"{v:.1f}" for v in vals], fontsize=7
-        )
+        texts = ["n/a" if math.isnan(v) else f"{v:.1f}" for v in vals]
+        ax.bar_label(bars, labels=texts, label_type="center", fontsize=7, color="white")
+        for xk, v in zip(x + offset, vals):
+            if math.isnan(v):  # no bar to write in
+                ax.text(xk, 1.0, "n/a", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, names, rotation=20, ha="right")
     ax.set_ylabel("average OOD accuracy (%)")
     ax.set_title(f"{title}\n{note}", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     return fig
 

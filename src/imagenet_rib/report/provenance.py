@@ -74,6 +74,7 @@ def provenance_markdown(table: ScoreTable, config: Any = None) -> str:
     """The ``## Provenance`` section of a report."""
     p = table.provenance
     split = p.get("split") or {}
+    protocols = p.get("protocols") or {}
     lines = [
         "## Provenance",
         "",
@@ -94,14 +95,17 @@ def provenance_markdown(table: ScoreTable, config: Any = None) -> str:
                 ["runs / records", f"{p.get('num_runs', 0)} / {p.get('num_records', 0)}"],
                 ["recorded between", " and ".join(p.get("time") or []) or MISSING],
                 ["library version(s) of the runs", ", ".join(p.get("library_versions") or [])],
-                ["intervals", table.interval_note()],
+                ["intervals", table.interval_note().removeprefix("Intervals: ")],
             ],
+            left=2,
         ),
         "",
         "### Label protocols",
         "",
         markdown_table(
-            ["dataset", "protocol"], [[d, r] for d, r in (p.get("protocols") or {}).items()]
+            ["dataset", "protocol"],
+            [[d, protocols[d]] for d in table.suite.eval_datasets if d in protocols],
+            left=2,
         ),
         "",
     ]
@@ -115,9 +119,9 @@ def provenance_markdown(table: ScoreTable, config: Any = None) -> str:
         "run; the machine below rendered this report.",
         "",
         markdown_table(
-            ["component", "version"], [[k, v] for k, v in dependency_versions().items()]
+            ["component", "version"], [[k, v] for k, v in dependency_versions().items()], left=2
         ),
         "",
-        markdown_table(["hardware", "value"], [[k, v] for k, v in hardware().items()]),
+        markdown_table(["hardware", "value"], [[k, v] for k, v in hardware().items()], left=2),
     ]
     return "\n".join(lines)
