@@ -40,8 +40,10 @@ def test_quick_demo_end_to_end(tmp_path):
     df = pd.read_csv(out / "results.csv")
     assert list(df.columns) == ResultRecord.columns() and len(df) == len(recs)
     scores = json.loads((out / "scores.json").read_text())
-    assert any("/ft/" in k for k in scores)
-    assert list((out / "figures").glob("delta-*.png"))
+    assert any(r["method"] == "ft" for r in scores["results"])
+    # one set of figures, the report's
+    assert (out / "report" / "figures" / "delta_mini-vit-clean.png").is_file()
+    assert not (out / "figures").exists()
     # the pretrained model's mini-c score is the mean over its 75 corruption/severity sets
     (c,) = store.records(method="pretrained", eval_dataset="mini-c")
     per_group = json.loads(c.per_group)

@@ -1,10 +1,12 @@
-"""`rib push` against the fake Hub: the card and .eval_results round-trip, the leaderboard
-dataset only ever grows (duplicates replaced by key, concurrent writers retried), and no token
-is ever written anywhere."""
+"""`rib push` against the fake Hub: exactly the run's published files are uploaded, with no
+local path in any of them; the card and .eval_results round-trip; a benchmark repo must exist;
+the leaderboard dataset only ever grows (duplicates replaced by key, concurrent writers
+retried); and no token is ever written anywhere."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import sys
@@ -21,13 +23,32 @@ from imagenet_rib.errors import RIBError  # noqa: E402
 from imagenet_rib.hub import append_leaderboard, publish_benchmark_eval_yaml, push_run  # noqa: E402
 from imagenet_rib.hub.push import LEADERBOARD_FILE  # noqa: E402
 from imagenet_rib.records import ResultRecord  # noqa: E402
-from imagenet_rib.report.tables import SuiteInfo  # noqa: E402
-from report_data import make_run_dir, run_config, synthetic_records, synthetic_results  # noqa: E402
+from report_data import (  # noqa: E402
+    make_run_dir,
+    run_config,
+    synthetic_records,
+    synthetic_results,
+    toy_suite,
+    write_suite_yaml,
+)
 
 pytestmark = pytest.mark.hub
 
 TOKEN = "hf_dummy_token_for_tests"  # set by the fake_hub fixture
 KEY = ["run_id", "variant", "eval_dataset", "eval_part"]
+
+
+EXPECTED_FILES = {
+    "model.safetensors",
+    "rib_model.json",
+    "train_summary.json",
+    "config.json",
+    "preprocessor_config.json",
+    "rib_config.json",
+    "rib_run.json",
+    "train_log.jsonl",
+    "README.md",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +58,15 @@ def df():
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return make_run_dir(tmp_path_factory.mktemp("run") / "run")
+    root = tmp_path_factory.mktemp("run")
+    # rib_config.json as a real run writes it: absolute local paths of the data and model
+    cfg = run_config(source=str(root / "data" / "d1"), output_dir=str(root / "run"))
+    return make_run_dir(root / "run", cfg)
+
+
+def _push(run_dir, repo, df, **kw):
+    kw.setdefault("suite", toy_suite())
+    return push_run(run_dir, repo, df, **kw)
 
 
 def _leaderboard(repo: str) -> pd.DataFrame:
@@ -51,73 +80,92 @@ def _keys(frame: pd.DataFrame) -> set[tuple]:
     return set(map(tuple, frame[KEY].to_numpy().tolist()))
 
 
-def test_push_roundtrips_card_eval_results_and_leaderboard(fake_hub: FakeHub, df, run_dir):
-    from huggingface_hub import ModelCard, parse_eval_result_entries
+def test_push_uploads_exactly_the_run_files_without_local_paths(fake_hub: FakeHub, df, run_dir):
+    from huggingface_hub import ModelCard
 
-    res = push_run(
-        run_dir, "user/src-a-ft-d1", df, leaderboard_repo="user/rib-leaderboard", namespace="rib-ns"
-    )
+    res = _push(run_dir, "user/src-a-ft-d1", df, leaderboard_repo="user/rib-leaderboard")
     files = fake_hub.files("model", "user/src-a-ft-d1")
-    assert {
-        "model.safetensors",
-        "config.json",
-        "preprocessor_config.json",
-        "rib_config.json",
-        "train_log.jsonl",
-        "README.md",
-        ".eval_results/ri-d1.yaml",
-    } <= set(files)
-    assert not any(p.startswith("checkpoints/") for p in files)
+    assert set(files) - {".gitattributes"} == EXPECTED_FILES  # no checkpoint, stray or hidden file
+    assert set(res.files) == EXPECTED_FILES
     assert fake_hub.is_lfs("model", "user/src-a-ft-d1", "model.safetensors")
     assert len(fake_hub.commits("model", "user/src-a-ft-d1")) == 2  # initial + ONE upload
     assert res.commit == fake_hub.commits("model", "user/src-a-ft-d1")[-1]
+    local = str(run_dir.parent)
+    for path, blob in files.items():
+        if path.endswith((".json", ".jsonl", ".md", ".yaml")):
+            text = blob.decode()
+            assert local not in text and "/tmp/" not in text, path
+            assert str(Path.home()) + "/" not in text, path
+    uploaded = json.loads(files["rib_config.json"])
+    assert uploaded["source"] == "<local>/d1" and uploaded["method"] == "ft"
+    assert files["model.safetensors"] == (run_dir / "model.safetensors").read_bytes()
+    assert files["train_log.jsonl"] == (run_dir / "train_log.jsonl").read_bytes()  # unchanged
 
     loaded = ModelCard.load("user/src-a-ft-d1")
     assert loaded.data.to_dict()["model-index"] == res.card.card.data.to_dict()["model-index"]
+    assert not any(p.startswith(".eval_results/") for p in files)  # no benchmark named
+
+    rows = _leaderboard("user/rib-leaderboard")
+    assert list(rows.columns) == [*ResultRecord.columns(), "model_repo"]
+    repos = dict(zip(rows["run_id"], rows["model_repo"]))
+    assert repos[res.card.rows.run_id] == "user/src-a-ft-d1"
+    assert {repos[r.run_id] for r in res.card.rows.baseline} == {""}
+    expected = {
+        (r.run_id, r.variant, r.eval_dataset, r.eval_part)
+        for r in [*res.card.rows.run, *res.card.rows.baseline]
+    }
+    assert _keys(rows) == expected
+    assert set(rows["run_id"]) == {res.card.rows.run_id, res.card.rows.baseline[0].run_id}
+    assert res.leaderboard.rows_before == 0 and res.leaderboard.rows_after == len(expected)
+    assert fake_hub.unhandled == []
+
+
+def test_unfinished_folder_and_missing_benchmark_are_refused(fake_hub: FakeHub, df, tmp_path):
+    bare = make_run_dir(tmp_path / "bare", weights=False)
+    with pytest.raises(RIBError, match="not a finished run folder"):
+        _push(bare, "user/nothing", df)
+    full = make_run_dir(tmp_path / "full")
+    with pytest.raises(RIBError, match="does not exist"):
+        _push(full, "user/nothing", df, benchmark="user/no-such-bench")
+    assert not fake_hub.requests_matching(r"^POST /api/models/user/nothing/commit/")  # no upload
+
+
+def test_push_against_a_published_benchmark(fake_hub: FakeHub, df, run_dir):
+    from huggingface_hub import parse_eval_result_entries
+
+    publish_benchmark_eval_yaml("rib-ns/toy-suite", toy_suite())
+    res = _push(run_dir, "user/with-bench", df, benchmark="rib-ns/toy-suite")
+    files = fake_hub.files("model", "user/with-bench")
     for path, text in res.card.eval_results.items():
         assert files[path].decode() == text
         (entry,) = parse_eval_result_entries(yaml.safe_load(files[path]))
         assert entry.dataset_id == "rib-ns/toy-suite"
-
-    rows = _leaderboard("user/rib-leaderboard")
-    assert list(rows.columns) == [*ResultRecord.columns(), "model_repo"]
-    expected = pd.concat([res.card.rows.run, res.card.rows.baseline])
-    repos = dict(zip(rows["run_id"], rows["model_repo"]))
-    assert repos[res.card.rows.run_id] == "user/src-a-ft-d1"
-    assert {repos[r] for r in res.card.rows.baseline["run_id"]} == {""}
-    assert _keys(rows) == _keys(expected)
-    merged = rows.merge(expected[[*KEY, "accuracy"]], on=KEY, suffixes=("", "_expected"))
-    assert (merged["accuracy"] == merged["accuracy_expected"]).all()
-    assert res.leaderboard.rows_before == 0 and res.leaderboard.rows_after == len(expected)
-    assert fake_hub.unhandled == []
+    assert {".eval_results/ri-d1.yaml", ".eval_results/in-task-gain-d1.yaml"} <= set(files)
 
 
 def test_leaderboard_appends_without_losing_or_duplicating(
     fake_hub: FakeHub, df, run_dir, tmp_path
 ):
     repo = "user/lb"
-    first = push_run(run_dir, "user/m1", df, leaderboard_repo=repo)
+    first = _push(run_dir, "user/m1", df, leaderboard_repo=repo)
     other = make_run_dir(tmp_path / "run-b", run_config(model="src-b", method="lwf", seed=1))
-    second = push_run(other, "user/m2", df, leaderboard_repo=repo)
+    second = _push(other, "user/m2", df, leaderboard_repo=repo)
     rows = _leaderboard(repo)
-    union = pd.concat(
-        [
-            first.card.rows.run,
-            first.card.rows.baseline,
-            second.card.rows.run,
-            second.card.rows.baseline,
-        ]
-    )
-    assert _keys(rows) == _keys(union) and len(rows) == len(_keys(union))
+    union = {
+        (r.run_id, r.variant, r.eval_dataset, r.eval_part)
+        for p in (first, second)
+        for r in [*p.card.rows.run, *p.card.rows.baseline]
+    }
+    assert _keys(rows) == union and len(rows) == len(union)
     assert second.leaderboard.rows_before == first.leaderboard.rows_after
 
     # re-pushing a run with a re-measured accuracy replaces its rows, keeps everyone else's
     changed = df.copy()
     mask = changed["run_id"] == first.card.rows.run_id
     changed.loc[mask, "accuracy"] += 0.25
-    third = push_run(run_dir, "user/m1", changed, leaderboard_repo=repo)
+    third = _push(run_dir, "user/m1", changed, leaderboard_repo=repo)
     rows = _leaderboard(repo)
-    assert len(rows) == len(_keys(union)) and third.leaderboard.rows_added == 0
+    assert len(rows) == len(union) and third.leaderboard.rows_added == 0
     got = rows.set_index(KEY)["accuracy"]
     for r in changed[mask].itertuples():
         assert got[(r.run_id, r.variant, r.eval_dataset, r.eval_part)] == pytest.approx(r.accuracy)
@@ -160,8 +208,7 @@ def test_foreign_leaderboard_is_refused_untouched(fake_hub: FakeHub, df):
 
 
 def test_publish_benchmark_eval_yaml(fake_hub: FakeHub):
-    suite = SuiteInfo(("d1", "d2", "d3"), "ref-val")
-    publish_benchmark_eval_yaml("rib-ns/toy-suite", suite, name="ImageNet-RIB (toy)")
+    publish_benchmark_eval_yaml("rib-ns/toy-suite", toy_suite(), name="ImageNet-RIB (toy)")
     doc = yaml.safe_load(fake_hub.files("dataset", "rib-ns/toy-suite")["eval.yaml"])
     assert doc["name"] == "ImageNet-RIB (toy)"
     assert {t["id"] for t in doc["tasks"]} >= {"ri-d1", "degradation-d2", "in-task-gain-d3"}
@@ -177,34 +224,14 @@ def test_no_token_anywhere(fake_hub: FakeHub, df, run_dir, tmp_path, caplog, cap
     caplog.set_level(logging.DEBUG)
     store = ResultStore(tmp_path / "results.sqlite")
     store.add(synthetic_records())
-    rc = main(
-        [
-            "-vv",
-            "push",
-            str(run_dir),
-            "--store",
-            str(store.path),
-            "--repo-id",
-            "user/cli",
-            "--leaderboard",
-            "user/cli-lb",
-            "--publish-eval-yaml",
-        ]
-    )
-    assert rc == 0
-    assert (
-        main(
-            [
-                "card",
-                str(run_dir),
-                "--store",
-                str(store.path),
-                "--out",
-                str(tmp_path / "card" / "README.md"),
-            ]
-        )
-        == 0
-    )
+    suite = str(write_suite_yaml(tmp_path / "toy.yaml"))
+    common = ["--store", str(store.path), "--suite", suite, "--benchmark", "user/toy-bench"]
+    push = ["-vv", "push", str(run_dir), *common, "--repo-id", "user/cli"]
+    assert main([*push, "--leaderboard", "user/cli-lb"]) == 2  # the benchmark does not exist
+    assert "--publish-eval-yaml" in capsys.readouterr().err
+    assert main([*push, "--leaderboard", "user/cli-lb", "--publish-eval-yaml"]) == 0
+    card = ["card", str(run_dir), *common, "--out", str(tmp_path / "card" / "README.md")]
+    assert main(card) == 0
     out = capsys.readouterr()
     assert "user/cli" in out.out
     texts = [caplog.text, out.out, out.err]
@@ -212,7 +239,7 @@ def test_no_token_anywhere(fake_hub: FakeHub, df, run_dir, tmp_path, caplog, cap
     for rtype, repo in [
         ("model", "user/cli"),
         ("dataset", "user/cli-lb"),
-        ("dataset", "imagenet-rib/toy-suite"),
+        ("dataset", "user/toy-bench"),
     ]:
         files = fake_hub.files(rtype, repo)
         assert files, repo

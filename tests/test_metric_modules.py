@@ -13,8 +13,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
 from imagenet_rib.otdd import OTDDConfig, otdd  # noqa: E402
-from imagenet_rib.scores import bootstrap_rib, compute_rib  # noqa: E402
+from imagenet_rib.scores import compute_rib  # noqa: E402
 
 evaluate = pytest.importorskip("evaluate")
 REPO = Path(__file__).resolve().parents[1]

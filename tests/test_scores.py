@@ -1,5 +1,6 @@
 """RIB scores and their confidence intervals: hand-computed values, the paper's published
-numbers (PROTOCOL.md section 7), the bar-chart identity, missing cells and input errors."""
+numbers (Hwang et al., arXiv 2410.21582), the bar-chart identity, missing cells, input errors,
+the paired resampling kernel and the correlation intervals."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ import math
 import numpy as np
 import pytest
 
+from imagenet_rib import intervals
+from imagenet_rib.correlation import correlation_interval
+from imagenet_rib.intervals import bootstrap_rib, resample_accuracies, seed_intervals
 from imagenet_rib.scores import (
     PRETRAINED,
     RIBScores,
     ScoreInputError,
-    bootstrap_rib,
     compute_rib,
     compute_rib_matrix,
-    seed_intervals,
 )
 
-# ViT-B/16 fine-tuned on ImageNet-R, accuracy before -> after (PROTOCOL.md section 7)
+# ViT-B/16 fine-tuned on ImageNet-R, accuracy before -> after (the paper's table)
 PAPER_SUITE = ["imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "objectnet"]
 PAPER = {
     "IN-21K + AugReg": {
@@ -335,3 +337,78 @@ def test_seed_intervals() -> None:
         seed_intervals([seeds[0], hand_example(finetune_sets=["a"])])
     with pytest.raises(ScoreInputError, match=">= 2 seeds"):
         seed_intervals(seeds[:1])
+
+
+def test_means_over_finetune_sets() -> None:
+    s = hand_example()
+    assert s.mean_reference_degradation == pytest.approx((-2.0 - 10.0 - 1.0) / 3)
+    assert s.mean_in_task_gain == pytest.approx((40.0 + 35.0 + 29.0) / 3)
+    no_ref = compute_rib({"a": 50.0, "b": 60.0}, {"a": {"a": 70.0, "b": 55.0}}, ["a", "b"])
+    assert math.isnan(no_ref.mean_reference_degradation)
+    assert no_ref.to_dict()["mean_reference_degradation"] is None
+    iv = bootstrap_rib(*correctness(300), ["a", "b", "c"], "ref", n_boot=100)
+    m = iv.mean_in_task_gain
+    assert m.estimate == pytest.approx(iv.scores.mean_in_task_gain)
+    assert m.low <= m.estimate <= m.high
+    assert iv.to_dict()["mean_reference_degradation"]["low"] is not None
+
+
+def test_interval_api_lives_in_intervals_only() -> None:
+    """No re-export through a module __getattr__: one home per name."""
+    import imagenet_rib.scores as scores
+
+    assert not hasattr(scores, "__getattr__")
+    assert not hasattr(scores, "bootstrap_rib")
+
+
+def test_kernel_imports_without_pandas_or_evaluate() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, imagenet_rib.scores, imagenet_rib.intervals, imagenet_rib.formatting; "
+        "print(sorted(m for m in ('pandas', 'evaluate', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_resampling_is_paired_and_independent_of_blocks(monkeypatch) -> None:
+    rng = np.random.default_rng(0)
+    values = rng.random((97, 7)) < 0.6
+    whole = resample_accuracies(values, 50, (3, 1))
+    assert whole.shape == (50, 7)
+    # the draw depends on (seed, n, B) only: any single model alone sees the same replicates
+    alone = resample_accuracies(values[:, 4:5], 50, (3, 1))
+    np.testing.assert_allclose(alone[:, 0], whole[:, 4], rtol=0, atol=1e-4)
+    # bounding memory (models split into blocks, replicates into chunks) changes nothing
+    monkeypatch.setattr(intervals, "_BOOT_VALUE_CELLS", 97 * 2)
+    monkeypatch.setattr(intervals, "_BOOT_COUNT_CELLS", 97 * 3)
+    np.testing.assert_allclose(resample_accuracies(values, 50, (3, 1)), whole, atol=1e-4)
+    # identical models: identical replicates (dA* = 0); a replicate is a mean of 0/1 values
+    same = resample_accuracies(np.repeat(values[:, :1], 2, axis=1), 20, 0)
+    np.testing.assert_array_equal(same[:, 0], same[:, 1])
+    np.testing.assert_allclose(same * 97 / 100, np.round(same * 97 / 100), atol=1e-3)
+
+
+def test_correlation_interval_fisher_z() -> None:
+    x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    y = [2.0, 1.0, 4.0, 3.0, 7.0, 5.0, 6.0]
+    c = correlation_interval(x, y, 0.95)
+    r = np.corrcoef(x, y)[0, 1]
+    q = 1.959963984540054
+    assert c.n == 7 and c.pearson.estimate == pytest.approx(r)
+    z = math.atanh(r)
+    assert c.pearson.low == pytest.approx(math.tanh(z - q / 2.0))  # se = 1 / sqrt(7 - 3)
+    assert c.pearson.high == pytest.approx(math.tanh(z + q / 2.0))
+    rho = 1 - 6 * sum(d * d for d in [1, -1, 1, -1, 2, -1, -1]) / (7 * 48)  # ranks differ by d
+    se = math.sqrt((1 + rho**2 / 2) / 4)  # Bonett & Wright
+    assert c.spearman.estimate == pytest.approx(rho)
+    assert c.spearman.low == pytest.approx(math.tanh(math.atanh(rho) - q * se))
+    small = correlation_interval([1.0, 2.0, 3.0], [3.0, 1.0, 2.0])
+    assert math.isnan(small.pearson.low) and not math.isnan(small.pearson.estimate)
+    json.dumps(small.to_dict(), allow_nan=False)
+    perfect = correlation_interval([1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 4.0, 6.0, 8.0, 10.0])
+    assert perfect.pearson.low == perfect.pearson.high == pytest.approx(1.0)
+    with pytest.raises(ScoreInputError, match="NaN"):
+        correlation_interval([1.0, math.nan, 2.0], [1.0, 2.0, 3.0])

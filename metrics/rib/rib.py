@@ -9,7 +9,8 @@ import datasets
 import evaluate
 import numpy as np
 
-from imagenet_rib.scores import bootstrap_rib, compute_rib
+from imagenet_rib.intervals import bootstrap_rib
+from imagenet_rib.scores import compute_rib
 
 List = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 renamed Sequence
 

@@ -7,3 +7,5 @@ need them, so ``import imagenet_rib`` and ``rib --help`` stay fast.
 """
 
 __version__ = "0.1.0"
+#: This project's home (model cards and metric modules link here); also in pyproject.toml.
+PROJECT_URL = "https://github.com/imagenet-rib/imagenet-rib"

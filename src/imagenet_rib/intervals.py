@@ -11,8 +11,9 @@ computed on finite test sets has sampling error, estimated here by:
 - `seed_intervals`: the same percentile bootstrap over training seeds (each replicate
   redraws the S seeds with replacement and averages them), or a Student t interval, which
   is better behaved with the 3 to 5 seeds a sweep usually has.
-
-Point estimates equal `compute_rib` on the same data; a missing cell stays NaN.
+`resample_accuracies` (the paired draw) and `intervals_from_replicates` are the kernel that
+`bootstrap_rib` and `imagenet_rib.scoring` share. Point estimates equal `compute_rib` on the
+same data; a missing cell stays NaN.
 """
 
 from __future__ import annotations
@@ -25,28 +26,37 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .formatting import fmt, fmt_interval, json_safe, markdown_table
 from .scores import (
-    PRETRAINED,
     RIBScores,
     ScoreInputError,
-    _columns,
-    _fmt,
-    _json_float,
-    _rib_arrays,
-    _table,
-    _unknown,
     check_suite,
+    rib_arrays,
+    score_columns,
     scores_from_arrays,
+    unknown_names_error,
 )
 
 logger = logging.getLogger(__name__)
 
-_BOOT_CHUNK_CELLS = 4_000_000  # resample indices held at once: B_chunk * n_j
+#: Per-image values held at once by the resampling (n_j images x m models), ~256 MB float32.
+_BOOT_VALUE_CELLS = 64_000_000
+#: Resample counts held at once (B_chunk replicates x n_j images).
+_BOOT_COUNT_CELLS = 4_000_000
+#: Per-set scores (dict by fine-tuning set) and overall scores (floats) of `RIBIntervals`.
+PER_SET = ("ri", "reference_degradation", "in_task_gain")
+OVERALL = (
+    "mri",
+    "mean_acc_pre",
+    "avg_ood_post",
+    "mean_reference_degradation",
+    "mean_in_task_gain",
+)
 
 
 @dataclass
 class Interval:
-    """A point estimate with its confidence interval [low, high]."""
+    """A point estimate with its confidence interval [low, high] (NaN where not defined)."""
 
     estimate: float
     low: float
@@ -60,10 +70,10 @@ class Interval:
         return self.low <= value <= self.high
 
     def to_dict(self) -> dict[str, float | None]:
-        return {k: _json_float(getattr(self, k)) for k in ("estimate", "low", "high")}
+        return json_safe({"estimate": self.estimate, "low": self.low, "high": self.high})
 
     def __str__(self) -> str:
-        return f"{_fmt(self.estimate)} [{_fmt(self.low)}, {_fmt(self.high)}]"
+        return f"{fmt(self.estimate, signed=True)} {fmt_interval(self.low, self.high)}"
 
 
 @dataclass
@@ -76,7 +86,10 @@ class RIBIntervals:
         confidence: the nominal coverage c, e.g. 0.95.
         n_resamples: B bootstrap replicates (or the number of seeds for 't-seeds').
         delta_low, delta_high: (r, c) interval bounds of dA(i->j).
-        ri, mri, avg_ood_post, reference_degradation, in_task_gain: intervals of each score.
+        ri, reference_degradation, in_task_gain: per fine-tuning set intervals.
+        mri, mean_acc_pre, avg_ood_post, mean_reference_degradation, mean_in_task_gain:
+            intervals of the overall scores (`mean_reference_degradation` is all-NaN
+            without a reference).
     """
 
     scores: RIBScores
@@ -86,34 +99,31 @@ class RIBIntervals:
     delta_low: np.ndarray
     delta_high: np.ndarray
     ri: dict[str, Interval]
-    mri: Interval
-    avg_ood_post: Interval
     reference_degradation: dict[str, Interval]
     in_task_gain: dict[str, Interval]
+    mri: Interval
+    mean_acc_pre: Interval
+    avg_ood_post: Interval
+    mean_reference_degradation: Interval
+    mean_in_task_gain: Interval
 
     def to_dict(self) -> dict[str, Any]:
         cols, rows = self.scores.columns, self.scores.finetune_sets
 
-        def bounds(m: np.ndarray) -> dict[str, dict[str, float | None]]:
-            return {
-                i: {j: _json_float(m[a, b]) for b, j in enumerate(cols)} for a, i in enumerate(rows)
-            }
+        def bounds(m: np.ndarray) -> dict[str, dict[str, float]]:
+            return {i: dict(zip(cols, m[a])) for a, i in enumerate(rows)}
 
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "confidence": self.confidence,
             "n_resamples": self.n_resamples,
             "scores": self.scores.to_dict(),
             "delta_low": bounds(self.delta_low),
             "delta_high": bounds(self.delta_high),
-            "ri": {k: v.to_dict() for k, v in self.ri.items()},
-            "mri": self.mri.to_dict(),
-            "avg_ood_post": self.avg_ood_post.to_dict(),
-            "reference_degradation": {
-                k: v.to_dict() for k, v in self.reference_degradation.items()
-            },
-            "in_task_gain": {k: v.to_dict() for k, v in self.in_task_gain.items()},
         }
+        out.update({k: {i: v.to_dict() for i, v in getattr(self, k).items()} for k in PER_SET})
+        out.update({k: getattr(self, k).to_dict() for k in OVERALL})
+        return json_safe(out)
 
     def to_markdown(self) -> str:
         pct = f"{100 * self.confidence:g}%"
@@ -128,7 +138,7 @@ class RIBIntervals:
         return "\n".join(
             [
                 f"RIB scores with {pct} intervals ({self.method}, {self.n_resamples} resamples)",
-                _table(head, rows),
+                markdown_table(head, rows),
                 "",
                 f"mRI = {self.mri}   average post-fine-tuning OOD accuracy = {self.avg_ood_post}",
             ]
@@ -149,16 +159,19 @@ def _assemble(
     n: int,
 ) -> RIBIntervals:
     rows = point.finetune_sets
+    nan = np.full(len(rows), np.nan)
 
-    def per_row(name: str, estimates: Mapping[str, float]) -> dict[str, Interval]:
-        if name not in stats:
-            return {}
-        lo, hi = stats[name]
-        return {i: Interval(estimates[i], float(lo[a]), float(hi[a])) for a, i in enumerate(rows)}
+    def per_row(name: str) -> dict[str, Interval]:
+        estimates = getattr(point, name)
+        lo, hi = stats.get(name, (nan, nan))
+        return {
+            i: Interval(estimates.get(i, math.nan), float(lo[a]), float(hi[a]))
+            for a, i in enumerate(rows)
+        }
 
-    def scalar(name: str, estimate: float) -> Interval:
-        lo, hi = stats[name]
-        return Interval(estimate, float(lo), float(hi))
+    def scalar(name: str) -> Interval:
+        lo, hi = stats.get(name, (math.nan, math.nan))
+        return Interval(getattr(point, name), float(lo), float(hi))
 
     return RIBIntervals(
         scores=point,
@@ -167,20 +180,23 @@ def _assemble(
         n_resamples=n,
         delta_low=stats["delta"][0],
         delta_high=stats["delta"][1],
-        ri=per_row("ri", point.ri),
-        mri=scalar("mri", point.mri),
-        avg_ood_post=scalar("avg_ood_post", point.avg_ood_post),
-        reference_degradation=per_row("reference_degradation", point.reference_degradation),
-        in_task_gain=per_row("in_task_gain", point.in_task_gain),
+        **{k: per_row(k) for k in PER_SET},
+        **{k: scalar(k) for k in OVERALL},
     )
 
 
-def _check_confidence(confidence: float) -> None:
+def check_confidence(confidence: float) -> None:
     if not 0.0 < confidence < 1.0:
         raise ScoreInputError(f"confidence={confidence!r} must lie in (0, 1), e.g. 0.95")
 
 
-def _as_correct(value: Any, where: str) -> np.ndarray:
+def check_n_boot(n_boot: int) -> None:
+    if n_boot < 2:
+        raise ScoreInputError(f"n_boot={n_boot!r} must be >= 2 (1000 or more for 95% intervals)")
+
+
+def as_correct(value: Any, where: str) -> np.ndarray:
+    """A per-image top-1 correctness vector as (n,) bool; raises on anything else."""
     arr = np.asarray(value)
     if arr.ndim != 1 or arr.size == 0:
         raise ScoreInputError(
@@ -188,7 +204,52 @@ def _as_correct(value: Any, where: str) -> np.ndarray:
         )
     if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
         raise ScoreInputError(f"{where} must hold booleans (or 0/1): per-image top-1 correctness")
-    return arr.astype(np.float32)
+    return arr.astype(bool)
+
+
+def resample_accuracies(values: np.ndarray, n_boot: int, seed: int | Sequence[int]) -> np.ndarray:
+    """Bootstrap replicates of the accuracies of m models scored on the SAME n images.
+
+    values: (n, m) per-image correctness (bool or 0/1) of each model. Replicate b draws n image
+    indices with replacement (the same draw for every model: paired) and returns
+    A*_b = 100 / n * sum_k c_b(k) values[k] with c_b the draw counts; out: (B, m).
+    The draws depend only on (seed, n, B), so models split over several calls (to bound
+    memory) see the same draws.
+    """
+    n, m = values.shape
+    out = np.empty((n_boot, m), dtype=np.float64)
+    block = max(1, _BOOT_VALUE_CELLS // n)
+    step = max(1, _BOOT_COUNT_CELLS // n)
+    for lo in range(0, m, block):
+        chunk = np.ascontiguousarray(values[:, lo : lo + block], dtype=np.float32)
+        rng = np.random.default_rng(seed)
+        for start in range(0, n_boot, step):
+            k = min(step, n_boot - start)
+            idx = rng.integers(0, n, size=(k, n))
+            counts = np.bincount((idx + n * np.arange(k)[:, None]).ravel(), minlength=k * n)
+            out[start : start + k, lo : lo + block] = (
+                counts.reshape(k, n).astype(np.float32) @ chunk
+            )
+    return out * (100.0 / n)
+
+
+def intervals_from_replicates(
+    point: RIBScores,
+    pre_b: np.ndarray,
+    post_b: np.ndarray,
+    confidence: float,
+    method: str,
+) -> RIBIntervals:
+    """Percentile intervals of every score from replicated accuracies.
+
+    pre_b: (B, c) replicates of A_pre over `point.columns`; post_b: (B, r, c) of A(i->j);
+    NaN marks a missing cell. Every score is recomputed per replicate (`rib_arrays`) and
+    bounded by its [(1-c)/2, (1+c)/2] quantiles.
+    """
+    idx = np.array([point.suite.index(r) for r in point.finetune_sets])
+    reps = rib_arrays(pre_b, post_b, idx, len(point.suite))
+    stats = {k: _quantiles(v, confidence) for k, v in reps.items()}
+    return _assemble(point, stats, method, confidence, len(pre_b))
 
 
 def bootstrap_rib(
@@ -221,16 +282,14 @@ def bootstrap_rib(
         seed: seed of the resampling generator.
     """
     suite, rows = check_suite(suite, reference, finetune_sets)
-    _check_confidence(confidence)
-    if n_boot < 2:
-        raise ScoreInputError(f"n_boot={n_boot!r} must be >= 2 (1000 or more for 95% intervals)")
-    cols = _columns(suite, reference)
+    check_confidence(confidence)
+    check_n_boot(n_boot)
+    cols = score_columns(suite, reference)
     if not allow_extra:
         extra = sorted({*correct_pre, *(j for r in correct_post.values() for j in r)} - set(cols))
         extra += sorted(set(correct_post) - set(suite))
         if extra:
-            raise _unknown("dataset", extra, cols)
-    rng = np.random.default_rng(seed)
+            raise unknown_names_error("dataset", extra, cols)
     pre = np.full(len(cols), np.nan)
     post = np.full((len(rows), len(cols)), np.nan)
     pre_b = np.full((n_boot, len(cols)), np.nan, dtype=np.float64)
@@ -238,11 +297,11 @@ def bootstrap_rib(
     for b, j in enumerate(cols):
         if j not in correct_pre:
             continue  # the whole column is missing: dA(., j) is NaN
-        models = [_as_correct(correct_pre[j], f"correct_pre[{j!r}]")]
+        models = [as_correct(correct_pre[j], f"correct_pre[{j!r}]")]
         which = []
         for a, i in enumerate(rows):
             if j in correct_post.get(i, {}):
-                vec = _as_correct(correct_post[i][j], f"correct_post[{i!r}][{j!r}]")
+                vec = as_correct(correct_post[i][j], f"correct_post[{i!r}][{j!r}]")
                 if vec.shape != models[0].shape:
                     raise ScoreInputError(
                         f"correct_post[{i!r}][{j!r}] has {vec.size} images but correct_pre[{j!r}] "
@@ -252,25 +311,13 @@ def bootstrap_rib(
                 models.append(vec)
                 which.append(a)
         stack = np.stack(models, axis=1)  # (n_j, 1 + models)
-        n_j = stack.shape[0]
         acc = 100.0 * stack.mean(0, dtype=np.float64)
         pre[b], post[which, b] = acc[0], acc[1:]
-        boot = np.empty((n_boot, stack.shape[1]))
-        step = max(1, _BOOT_CHUNK_CELLS // n_j)
-        for start in range(0, n_boot, step):
-            m = min(step, n_boot - start)
-            idx = rng.integers(0, n_j, size=(m, n_j))
-            counts = np.bincount((idx + n_j * np.arange(m)[:, None]).ravel(), minlength=m * n_j)
-            boot[start : start + m] = counts.reshape(m, n_j).astype(np.float32) @ stack
-        boot *= 100.0 / n_j
+        boot = resample_accuracies(stack, n_boot, (seed, b))  # independent draws per column
         pre_b[:, b] = boot[:, 0]
         post_b[:, which, b] = boot[:, 1:]
     point = scores_from_arrays(pre, post, suite, rows, reference)
-    idx = np.array([suite.index(r) for r in rows])
-    stats = {
-        k: _quantiles(v, confidence) for k, v in _rib_arrays(pre_b, post_b, idx, len(suite)).items()
-    }
-    return _assemble(point, stats, "bootstrap-images", confidence, n_boot)
+    return intervals_from_replicates(point, pre_b, post_b, confidence, "bootstrap-images")
 
 
 def seed_intervals(
@@ -289,7 +336,7 @@ def seed_intervals(
     with s the sample standard deviation over seeds (preferable for S < 10). A cell missing in
     any seed is missing in the result.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     scores = list(scores)
     if len(scores) < 2:
         raise ScoreInputError(f"seed_intervals needs the scores of >= 2 seeds, got {len(scores)}")
@@ -314,13 +361,13 @@ def seed_intervals(
     n = len(first.suite)
     if method == "bootstrap":
         draws = np.random.default_rng(seed).integers(0, len(scores), size=(n_boot, len(scores)))
-        out = _rib_arrays(pre[draws].mean(1), post[draws].mean(1), idx, n)
+        out = rib_arrays(pre[draws].mean(1), post[draws].mean(1), idx, n)
         stats = {k: _quantiles(v, confidence) for k, v in out.items()}
         return _assemble(point, stats, "bootstrap-seeds", confidence, n_boot)
     if method == "t":
         from scipy import stats as scipy_stats
 
-        per_seed = _rib_arrays(pre, post, idx, n)  # (S, ...)
+        per_seed = rib_arrays(pre, post, idx, n)  # (S, ...)
         tq = float(scipy_stats.t.ppf((1.0 + confidence) / 2.0, df=len(scores) - 1))
         half = {k: tq * v.std(0, ddof=1) / math.sqrt(len(scores)) for k, v in per_seed.items()}
         stats = {k: (v.mean(0) - half[k], v.mean(0) + half[k]) for k, v in per_seed.items()}
@@ -328,4 +375,11 @@ def seed_intervals(
     raise ScoreInputError(f"method={method!r} is not allowed; choose one of ['bootstrap', 't']")
 
 
-__all__ = ["PRETRAINED", "Interval", "RIBIntervals", "bootstrap_rib", "seed_intervals"]
+__all__ = [
+    "Interval",
+    "RIBIntervals",
+    "bootstrap_rib",
+    "intervals_from_replicates",
+    "resample_accuracies",
+    "seed_intervals",
+]

@@ -12,6 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+#: The file of a run folder that records its run id (written by `sweep`, read by `rib card`).
+RUN_ID_FILE = "rib_run.json"
+
 
 def run_id(**spec: Any) -> str:
     """Stable id of a run from its defining fields (model, method, config, dataset, seed, ...)."""

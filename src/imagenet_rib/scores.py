@@ -11,7 +11,9 @@ Fine-Tuning", arXiv 2410.21582, section 3):
     degradation_i = A(i->ref) - A_pre(ref)                pretraining-set degradation
     gain_i        = A(i->i) - A_pre(i)                    in-task gain (holdout split only)
 
-and the identity of the paper's bar chart, mRI + mean A_pre = average post-fine-tuning OOD
+and their means over the fine-tuning sets (`mean_reference_degradation`, `mean_in_task_gain`),
+
+plus the identity of the paper's bar chart, mRI + mean A_pre = average post-fine-tuning OOD
 accuracy, where both means run over the same off-diagonal cells (j != i, i in I); when every
 suite set is a fine-tuning set, that mean A_pre is simply mean_j A_pre(j).
 
@@ -20,7 +22,8 @@ replaced by 0 nor skipped: an RI_i with a missing off-diagonal cell is NaN, and 
 with a missing RI_i. To score the rows that are complete, pass them as `finetune_sets`.
 
 This module is pure numpy. Confidence intervals (`bootstrap_rib`, `seed_intervals`) live in
-`imagenet_rib.intervals` and are re-exported here.
+`imagenet_rib.intervals`; `imagenet_rib.scoring.score_records` turns result records into
+scores with both kinds of intervals.
 """
 
 from __future__ import annotations
@@ -35,13 +38,13 @@ from typing import Any
 import numpy as np
 
 from .errors import RIBError
+from .formatting import fmt, json_safe, markdown_table
 
 logger = logging.getLogger(__name__)
 
-#: Row name used for the pretrained model in `RIBScores.missing`.
+#: Method name of the pretrained baseline A_pre in result records, and its row name in
+#: `RIBScores.missing`.
 PRETRAINED = "pretrained"
-
-_INTERVAL_NAMES = ("Interval", "RIBIntervals", "bootstrap_rib", "seed_intervals")
 
 
 class ScoreInputError(RIBError, ValueError):
@@ -51,7 +54,8 @@ class ScoreInputError(RIBError, ValueError):
 # ----------------------------------------------------------------------------- helpers
 
 
-def _unknown(kind: str, names: Sequence[str], known: Sequence[str]) -> ScoreInputError:
+def unknown_names_error(kind: str, names: Sequence[str], known: Sequence[str]) -> ScoreInputError:
+    """The error for names outside the suite, with a close match for each."""
     hints = []
     for name in names:
         close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
@@ -62,7 +66,8 @@ def _unknown(kind: str, names: Sequence[str], known: Sequence[str]) -> ScoreInpu
     )
 
 
-def _columns(suite: Sequence[str], reference: str | None) -> list[str]:
+def score_columns(suite: Sequence[str], reference: str | None) -> list[str]:
+    """The evaluation columns of a score matrix: the suite, then the reference."""
     return list(suite) + ([reference] if reference is not None else [])
 
 
@@ -87,7 +92,7 @@ def check_suite(
         raise ScoreInputError(f"finetune_sets={rows!r} must be non-empty and without duplicates")
     unknown = [r for r in rows if r not in suite]
     if unknown:
-        raise _unknown("finetune_sets", unknown, suite)
+        raise unknown_names_error("finetune_sets", unknown, suite)
     return suite, rows
 
 
@@ -108,7 +113,7 @@ def _accuracy(value: Any, where: str) -> float:
     return acc
 
 
-def _rib_arrays(
+def rib_arrays(
     pre: np.ndarray, post: np.ndarray, rows: np.ndarray, n: int
 ) -> dict[str, np.ndarray]:
     """All scores from accuracy arrays, vectorised over any leading batch shape.
@@ -134,36 +139,14 @@ def _rib_arrays(
         "mean_acc_pre": (pre_ood.sum(-1) / (n - 1)).mean(-1),
         "in_task_gain": suite_delta[..., np.arange(r), rows],
     }
+    out["mean_in_task_gain"] = out["in_task_gain"].mean(-1)
     if delta.shape[-1] > n:
         out["reference_degradation"] = delta[..., :, n]
+        out["mean_reference_degradation"] = delta[..., :, n].mean(-1)
     return out
 
 
 # ----------------------------------------------------------------------------- result
-
-
-def _fmt(x: float, signed: bool = True) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:+.2f}" if signed else f"{x:.2f}"
-
-
-def _json_float(x: float) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(header)]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])  # names left, numbers right
-        return (
-            "| " + " | ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]) + " |"
-        )
-
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), sep, *(line(r) for r in rows)])
 
 
 @dataclass
@@ -179,10 +162,13 @@ class RIBScores:
         delta: (r, c) dA(i->j) = A(i->j) - A_pre(j); NaN where either is missing.
         ri: RI_i per fine-tuning set (NaN if one of its off-diagonal cells is missing).
         mri: mean of `ri` (NaN if any RI_i is NaN).
-        mean_acc_pre: mean A_pre over the same off-diagonal cells as `avg_ood_post`.
-        avg_ood_post: mean over i of mean over j != i of A(i->j).
+        mean_acc_pre: average OOD accuracy before fine-tuning: mean A_pre over the same
+            off-diagonal cells as `avg_ood_post`.
+        avg_ood_post: average OOD accuracy after: mean over i of mean over j != i of A(i->j).
         reference_degradation: A(i->ref) - A_pre(ref) per i (empty without a reference).
         in_task_gain: A(i->i) - A_pre(i) per i.
+        mean_reference_degradation: mean over i of `reference_degradation` (NaN without one).
+        mean_in_task_gain: mean over i of `in_task_gain`.
         missing: the missing cells as (row, column); row 'pretrained' for A_pre.
     """
 
@@ -198,11 +184,13 @@ class RIBScores:
     avg_ood_post: float
     reference_degradation: dict[str, float]
     in_task_gain: dict[str, float]
+    mean_reference_degradation: float
+    mean_in_task_gain: float
     missing: list[tuple[str, str]]
 
     @property
     def columns(self) -> list[str]:
-        return _columns(self.suite, self.reference)
+        return score_columns(self.suite, self.reference)
 
     @property
     def complete(self) -> bool:
@@ -219,54 +207,54 @@ class RIBScores:
         """JSON-safe dict: NaN becomes None, matrices become nested dicts by name."""
         cols = self.columns
 
-        def matrix(m: np.ndarray) -> dict[str, dict[str, float | None]]:
-            return {
-                i: {j: _json_float(m[a, b]) for b, j in enumerate(cols)}
-                for a, i in enumerate(self.finetune_sets)
-            }
+        def matrix(m: np.ndarray) -> dict[str, dict[str, float]]:
+            return {i: dict(zip(cols, m[a])) for a, i in enumerate(self.finetune_sets)}
 
-        return {
-            "suite": list(self.suite),
-            "finetune_sets": list(self.finetune_sets),
-            "reference": self.reference,
-            "acc_pre": {j: _json_float(v) for j, v in zip(cols, self.acc_pre)},
-            "acc_post": matrix(self.acc_post),
-            "delta": matrix(self.delta),
-            "ri": {k: _json_float(v) for k, v in self.ri.items()},
-            "mri": _json_float(self.mri),
-            "mean_acc_pre": _json_float(self.mean_acc_pre),
-            "avg_ood_post": _json_float(self.avg_ood_post),
-            "reference_degradation": {
-                k: _json_float(v) for k, v in self.reference_degradation.items()
-            },
-            "in_task_gain": {k: _json_float(v) for k, v in self.in_task_gain.items()},
-            "missing": [list(cell) for cell in self.missing],
-        }
+        return json_safe(
+            {
+                "suite": self.suite,
+                "finetune_sets": self.finetune_sets,
+                "reference": self.reference,
+                "acc_pre": dict(zip(cols, self.acc_pre)),
+                "acc_post": matrix(self.acc_post),
+                "delta": matrix(self.delta),
+                "ri": self.ri,
+                "mri": self.mri,
+                "mean_acc_pre": self.mean_acc_pre,
+                "avg_ood_post": self.avg_ood_post,
+                "reference_degradation": self.reference_degradation,
+                "in_task_gain": self.in_task_gain,
+                "mean_reference_degradation": self.mean_reference_degradation,
+                "mean_in_task_gain": self.mean_in_task_gain,
+                "missing": self.missing,
+            }
+        )
 
     def to_markdown(self) -> str:
         """Terminal-ready tables: dA(i->j), then per-set and overall scores."""
         cols = self.columns
         delta_rows = [
-            [i, *(_fmt(v) for v in self.delta[a])] for a, i in enumerate(self.finetune_sets)
+            [i, *(fmt(v, signed=True) for v in self.delta[a])]
+            for a, i in enumerate(self.finetune_sets)
         ]
-        delta_rows.append([PRETRAINED + " (A_pre)", *(_fmt(v, signed=False) for v in self.acc_pre)])
+        delta_rows.append([PRETRAINED + " (A_pre)", *(fmt(v) for v in self.acc_pre)])
         parts = [
             "dA(i -> j), percentage points (rows: fine-tuned on i; n/a: missing)",
-            _table(["i \\ j", *cols], delta_rows),
+            markdown_table(["i \\ j", *cols], delta_rows),
         ]
         head = ["fine-tuning set", "RI_i", "in-task gain"] + (
             ["reference degradation"] if self.reference else []
         )
         rows = []
         for i in self.finetune_sets:
-            row = [i, _fmt(self.ri[i]), _fmt(self.in_task_gain[i])]
+            row = [i, fmt(self.ri[i], signed=True), fmt(self.in_task_gain[i], signed=True)]
             if self.reference:
-                row.append(_fmt(self.reference_degradation[i]))
+                row.append(fmt(self.reference_degradation[i], signed=True))
             rows.append(row)
-        parts += ["", _table(head, rows), ""]
+        parts += ["", markdown_table(head, rows), ""]
         parts.append(
-            f"mRI = {_fmt(self.mri)}   mean A_pre (OOD) = {_fmt(self.mean_acc_pre, False)}   "
-            f"average post-fine-tuning OOD accuracy = {_fmt(self.avg_ood_post, False)}"
+            f"mRI = {fmt(self.mri, signed=True)}   mean A_pre (OOD) = {fmt(self.mean_acc_pre)}   "
+            f"average post-fine-tuning OOD accuracy = {fmt(self.avg_ood_post)}"
         )
         if self.missing:
             cells = ", ".join(f"{r}->{c}" for r, c in self.missing)
@@ -285,7 +273,7 @@ def scores_from_arrays(
 ) -> RIBScores:
     """Build `RIBScores` from validated arrays (pre: (c,), post: (r, c); NaN = missing)."""
     suite, rows = check_suite(suite, reference, finetune_sets)
-    cols = _columns(suite, reference)
+    cols = score_columns(suite, reference)
     pre = np.asarray(acc_pre, dtype=np.float64)
     post = np.asarray(acc_post, dtype=np.float64)
     if pre.shape != (len(cols),) or post.shape != (len(rows), len(cols)):
@@ -304,7 +292,7 @@ def scores_from_arrays(
     if finite.size and finite.max() <= 1.0 and finite.max() > 0:
         logger.warning("all accuracies are <= 1: are they fractions? RIB scores expect percentages")
     idx = np.array([suite.index(r) for r in rows])
-    out = _rib_arrays(pre, post, idx, len(suite))
+    out = rib_arrays(pre, post, idx, len(suite))
     missing = [(PRETRAINED, c) for c, v in zip(cols, pre) if np.isnan(v)]
     missing += [
         (i, c) for a, i in enumerate(rows) for b, c in enumerate(cols) if np.isnan(post[a, b])
@@ -312,6 +300,7 @@ def scores_from_arrays(
     if missing:
         logger.info("%d missing cell(s): statistics touching them are NaN", len(missing))
     ref = out.get("reference_degradation")
+    ref_mean = out.get("mean_reference_degradation")
     return RIBScores(
         suite=suite,
         finetune_sets=rows,
@@ -325,6 +314,8 @@ def scores_from_arrays(
         avg_ood_post=float(out["avg_ood_post"]),
         reference_degradation={} if ref is None else {i: float(v) for i, v in zip(rows, ref)},
         in_task_gain={i: float(v) for i, v in zip(rows, out["in_task_gain"])},
+        mean_reference_degradation=math.nan if ref_mean is None else float(ref_mean),
+        mean_in_task_gain=float(out["mean_in_task_gain"]),
         missing=missing,
     )
 
@@ -357,13 +348,13 @@ def compute_rib(
         ScoreInputError: unknown/duplicate names, accuracies outside [0, 100].
     """
     suite, rows = check_suite(suite, reference, finetune_sets)
-    cols = _columns(suite, reference)
+    cols = score_columns(suite, reference)
     if not allow_extra:
         extra = [k for k in acc_pre if k not in cols]
         extra += [j for row in acc_post.values() for j in row if j not in cols and j not in extra]
         extra += [i for i in acc_post if i not in suite and i not in extra]
         if extra:
-            raise _unknown("dataset", extra, cols)
+            raise unknown_names_error("dataset", extra, cols)
     pre = np.array([_accuracy(acc_pre.get(j), f"acc_pre[{j!r}]") for j in cols])
     post = np.array(
         [
@@ -398,14 +389,6 @@ def compute_rib_matrix(
         )
     if pre.shape != (c,):
         raise ScoreInputError(
-            f"acc_pre has shape {pre.shape}, expected ({c},) to match {_columns(suite, reference)}"
+            f"acc_pre has shape {pre.shape}, expected ({c},) to match {score_columns(suite, reference)}"
         )
     return scores_from_arrays(pre, post, suite, suite, reference)
-
-
-def __getattr__(name: str) -> Any:  # PEP 562: re-export the interval API without a cycle
-    if name in _INTERVAL_NAMES:
-        from . import intervals
-
-        return getattr(intervals, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

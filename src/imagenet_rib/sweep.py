@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, distributed
 from .data.splits import SplitConfig
+from .paths import atomic_write_text
 from .plan import KINDS, BenchmarkConfig, MethodEntry, RunSpec, builtin_config, plan
-from .records import ResultRecord
+from .records import RUN_ID_FILE, ResultRecord
 from .results import ResultStore
 from .suites import SuiteConfig
 
 if TYPE_CHECKING:
     from .evaluation import DatasetEval
+    from .scoring import ScoreTable
 
 __all__ = [
     "KINDS",
@@ -82,7 +84,7 @@ class _Context:
         """The finished fine-tuning result of a train run (trains or resumes if needed)."""
         from .finetune import finetune
 
-        return finetune(
+        result = finetune(
             spec.model,
             spec.method,
             spec.finetune_dataset,
@@ -96,6 +98,9 @@ class _Context:
             source=self.suite.sources.get(spec.finetune_dataset),
             opt_in=spec.finetune_dataset in self.config.opt_in,
         )
+        if distributed.is_main_process():  # which run the folder holds, for `rib card`/`push`
+            atomic_write_text(self.run_dir(spec) / RUN_ID_FILE, json.dumps({"run_id": spec.run_id}))
+        return result
 
 
 def make_records(
@@ -282,27 +287,31 @@ def run(
 
 
 def scores(
-    config: BenchmarkConfig, store: ResultStore | None = None
-) -> dict[tuple[str, str, str, int], Any]:
-    """`compute_rib` for every (model, method label, variant, seed) present in the store."""
-    from .scores import compute_rib
+    config: BenchmarkConfig,
+    store: ResultStore | None = None,
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ScoreTable:
+    """The RIB scores of this config's runs (`scoring.score_records` over the records of the
+    runs its plan names, with image intervals from the store's correctness vectors unless
+    `n_boot` is 0)."""
+    from .scoring import score_records
 
     suite = config.load_suite()
     store = store or ResultStore(config.store_path)
-    recs = [
-        r for r in store.records(suite=suite.name, eval_part="test") if r.model in config.models
-    ]
-    pre: dict[str, dict[str, float]] = {}
-    post: dict[tuple[str, str, str, int], dict[str, dict[str, float]]] = {}
-    for r in recs:
-        if r.method == "pretrained":
-            pre.setdefault(r.model, {})[r.eval_dataset] = r.accuracy
-        else:
-            post.setdefault((r.model, r.method, r.variant, r.seed), {}).setdefault(
-                r.finetune_dataset, {}
-            )[r.eval_dataset] = r.accuracy
-    out = {}
-    for key, acc_post in sorted(post.items()):
-        if key[0] in pre:
-            out[key] = compute_rib(pre[key[0]], acc_post, list(suite.datasets), suite.reference)
-    return out
+    specs = plan(config, suite)
+    ids = {s.run_id for s in specs}
+    trained = {s.finetune_dataset for s in specs}
+    return score_records(
+        [r for r in store.records(suite=suite.name) if r.run_id in ids],
+        suite,
+        correct=store.correct if n_boot else None,
+        finetune_sets=[d for d in suite.datasets if d in trained],
+        n_boot=n_boot,
+        confidence=confidence,
+        seed=seed,
+        models=config.models,
+        methods=[m.label for m in config.methods],
+    )

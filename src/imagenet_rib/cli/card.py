@@ -9,26 +9,39 @@ def add_card_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `rib card` and `rib push`."""
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder (holds rib_config.json)")
     p.add_argument("--store", required=True, help="results store holding the run's records")
-    p.add_argument("--run-id", default=None, help="run id (default: from the run folder)")
-    p.add_argument("--variant", default=None, help="variant of a derived run, e.g. alpha=0.5")
     p.add_argument(
-        "--namespace",
+        "--run-id",
         default=None,
-        help="Hub namespace of the benchmark datasets (default: $IMAGENET_RIB_HUB_NAMESPACE "
-        "or imagenet-rib)",
+        help="the run's id in the store (default: the one RUN_DIR/rib_run.json records; needed "
+        "for folders not made by `rib run`)",
+    )
+    p.add_argument("--variant", default=None, help="variant of the run's records, if several")
+    p.add_argument(
+        "--suite",
+        default=None,
+        help="the suite the run used: built-in name or suite YAML (default: the records' suite)",
     )
     p.add_argument(
         "--benchmark",
         default=None,
-        help="benchmark dataset repo the .eval_results point at (default: NAMESPACE/SUITE)",
+        help="benchmark dataset repo (must exist, e.g. made by --publish-eval-yaml) that the "
+        ".eval_results files point at; without it no .eval_results are written",
     )
-    p.add_argument("--base-model", default=None, help="Hub id of the pretrained model")
-    p.add_argument("--license", default=None, help="licence of the fine-tuned weights")
+    p.add_argument(
+        "--base-model", default=None, help="Hub id of the pretrained model (default: known ids)"
+    )
+    p.add_argument(
+        "--license",
+        default=None,
+        help="licence of the fine-tuned weights (default: the pretrained model's where known, "
+        "else 'other')",
+    )
 
 
-def card_options(args: argparse.Namespace) -> dict:
+def card_options(args: argparse.Namespace, correct) -> dict:
     return {
-        "namespace": args.namespace,
+        "suite": args.suite,
+        "correct": correct,
         "benchmark": args.benchmark,
         "base_model": args.base_model,
         "license": args.license,
@@ -39,8 +52,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "card",
         help="write the model card of a fine-tuned run",
-        description="Write README.md (model card with model-index metadata) and "
-        ".eval_results/*.yaml for a fine-tuned run from the results store.",
+        description="Write README.md (model card with model-index metadata and intervals) and, "
+        "with --benchmark, .eval_results/*.yaml for the run held by RUN_DIR, from ITS records "
+        "in the results store only.",
     )
     add_card_options(p)
     p.add_argument(
@@ -56,19 +70,18 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..hub import build_model_card, read_run_config
+    from ..hub import build_model_card
     from ..paths import atomic_write_text
     from ..report import load_results
 
-    df, _ = load_results(args.store)
+    df, correct = load_results(args.store)
     card = build_model_card(
         df,
-        read_run_config(args.run_dir),
+        args.run_dir,
         run_id=args.run_id,
         variant=args.variant,
-        run_dir=args.run_dir,
         repo_id=args.repo_id,
-        **card_options(args),
+        **card_options(args, correct),
     )
     out = Path(args.out) if args.out else Path(args.run_dir) / "README.md"
     atomic_write_text(out, str(card.card))

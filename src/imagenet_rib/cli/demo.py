@@ -3,8 +3,8 @@
 Builds the Mini-RIB suite, pretrains the two Mini-RIB models (cached), runs the
 ``mini-rib-demo`` matrix through the benchmark runner (`sweep.run`: pretrained baselines,
 4 fine-tuning methods on each of the 8 downstream sets, WiSE-FT derived from FT), then
-prints the RIB scores and writes the store, a CSV export, ``scores.json``, dA heatmaps and
-the report to the output folder. ``--quick`` runs the reduced ``mini-rib-quick`` matrix.
+prints the RIB scores and writes the store, a CSV export, ``scores.json`` and the report
+(with its figures) to the output folder. ``--quick`` runs the reduced ``mini-rib-quick`` matrix.
 Re-running resumes: finished runs are kept.
 """
 
@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     from ..data.mini import build_suite
     from ..models import load_model
     from ..paths import atomic_write_text
-    from ..report import plot_delta_heatmap
     from ..results import ResultStore
     from ..sweep import run as run_sweep
     from ..sweep import scores
@@ -75,50 +74,28 @@ def run(args: argparse.Namespace) -> int:
         f"({time.time() - t:.0f} s)"
     )
 
-    _step("RIB scores (accuracies in %, dA in points; PROTOCOL.md section 7)")
+    _step("RIB scores (accuracies in %, dA in accuracy points)")
     store = ResultStore(config.store_path)
     print_summary(config, store)
-    try:
-        table = scores(config, store)
-    except ModuleNotFoundError as err:  # scores.py missing from a partial build
-        print(f"   RIB scores unavailable: {err}")
-        table = {}
-    figures = []
-    for (model, method, variant, seed), sc in table.items():
-        if method != "ft" or variant:
-            continue
-        print(f"\n### {model}, fine-tuned with {method} (seed {seed})\n")
-        print(sc.to_markdown())
-        figures.append(
-            plot_delta_heatmap(
-                sc,
-                out / "figures" / f"delta-{model}-{method}.png",
-                title=f"dA(i->j), {model}, {method}",
+    table = scores(config, store)
+    for res in table:
+        if res.method == "ft" and not res.variant:
+            print(
+                f"\n### {res.model}, fine-tuned with ft (seeds {', '.join(map(str, res.seeds))})\n"
             )
-        )
+            print(res.scores.to_markdown())
 
     _step("outputs")
     csv = store.export(out / "results.csv")
-    payload = {"/".join(map(str, k)): sc.to_dict() for k, sc in table.items()}
-    atomic_write_text(out / "scores.json", json.dumps(payload, indent=1, default=str) + "\n")
+    atomic_write_text(out / "scores.json", json.dumps(table.to_dict(), indent=1) + "\n")
     print(
         f"   results store  {store.path}\n   CSV export     {csv}\n   scores         {out / 'scores.json'}"
     )
-    for f in figures:
-        print(f"   heatmap        {f}")
     if not args.no_report:
-        try:
-            from ..report import build_report
+        from ..report import build_report
 
-            rep = build_report(
-                store.to_dataframe(suite=config.load_suite().name),
-                out / "report",
-                correct=store.correct,
-                n_boot=200,
-            )
-            for kind, path in rep.paths.items():
-                print(f"   report ({kind}) {path}")
-        except ImportError as err:
-            print(f"   report skipped: {err}")
+        rep = build_report(table, out / "report", config=config)
+        for kind, path in {**rep.paths, **rep.figures}.items():
+            print(f"   report: {kind}  {path}")
     print(f"\ndone in {time.time() - start:.0f} s; re-run to reuse every finished run")
     return 0

@@ -22,16 +22,25 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--publish-eval-yaml",
         action="store_true",
-        help="also (re)write eval.yaml on the benchmark dataset repo",
+        help="first (re)write eval.yaml on the --benchmark dataset repo (creating it)",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..hub import publish_benchmark_eval_yaml, push_run
     from ..report import load_results
 
-    df, _ = load_results(args.store)
+    df, correct = load_results(args.store)
+    if args.publish_eval_yaml:
+        if not args.benchmark:
+            raise ConfigError(
+                "--publish-eval-yaml needs --benchmark REPO (the dataset repo to write)"
+            )
+        suite = args.suite or _suite_of(df)
+        publish_benchmark_eval_yaml(args.benchmark, suite)
+        print(f"eval.yaml: {args.benchmark}")
     result = push_run(
         args.run_dir,
         args.repo_id,
@@ -40,17 +49,19 @@ def run(args: argparse.Namespace) -> int:
         private=args.private or None,
         run_id=args.run_id,
         variant=args.variant,
-        **card_options(args),
+        **card_options(args, correct),
     )
     print(f"pushed {len(result.files)} files to {result.repo_id} (commit {result.commit})")
     if result.leaderboard is not None:
         lb = result.leaderboard
         print(f"leaderboard {lb.repo_id}: {lb.rows_before} -> {lb.rows_after} rows")
-    if args.publish_eval_yaml and result.card is not None:
-        publish_benchmark_eval_yaml(
-            result.card.benchmark,
-            result.card.suite,
-            name=f"ImageNet-RIB ({result.card.rows.first['suite']})",
-        )
-        print(f"eval.yaml: {result.card.benchmark}")
     return 0
+
+
+def _suite_of(df) -> str:
+    from ..errors import ConfigError
+
+    names = sorted(set(df["suite"]))
+    if len(names) != 1:
+        raise ConfigError(f"the store holds suites {names}; name the run's suite with --suite")
+    return names[0]

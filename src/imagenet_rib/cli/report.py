@@ -20,11 +20,16 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument(
         "--suite",
-        nargs="+",
         default=None,
-        help="downstream datasets in report order (default: the store's suite)",
+        help="the suite the runs used: built-in name or suite YAML (default: the store's suite, "
+        "which must then be built in)",
     )
-    p.add_argument("--reference", default=None, help="pretraining reference dataset")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="benchmark config (YAML or built-in name): report only its runs, in its order "
+        "(needs a results store, not an export)",
+    )
     p.add_argument("--part", default="test", help="evaluation part to score (default: test)")
     p.add_argument(
         "--otdd",
@@ -49,24 +54,43 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..report import build_report, load_results
 
-    df, correct = load_results(args.store)
     otdd = None
     if args.otdd:
         path = Path(args.otdd)
         if not path.is_file():
             raise ConfigError(f"--otdd {path} does not exist; write `rib otdd` output there first")
         otdd = json.loads(path.read_text())
+    config = None
+    if args.config:
+        from ..results import ResultStore
+        from ..sweep import scores
+        from .run import load_config
+
+        if Path(args.store).suffix in (".parquet", ".csv", ".jsonl"):
+            raise ConfigError("--config needs the results store (results.sqlite), not an export")
+        load_results(args.store)  # a clear error for a missing store
+        config = load_config(args.config)
+        results = scores(
+            config,
+            ResultStore(args.store),
+            n_boot=args.n_boot,
+            confidence=args.confidence,
+            seed=args.seed,
+        )
+        correct = None
+    else:
+        results, correct = load_results(args.store)
     result = build_report(
-        df,
+        results,
         args.out,
+        suite=args.suite,
         correct=correct if args.n_boot > 0 else None,
+        config=config,
         otdd=otdd,
         formats=[f.strip() for f in args.format.split(",") if f.strip()],
-        suite=args.suite,
-        reference=args.reference,
         part=args.part,
         bar_method=args.bar_method,
-        n_boot=max(args.n_boot, 1),
+        n_boot=args.n_boot,
         confidence=args.confidence,
         seed=args.seed,
         embed_images=not args.link_images,

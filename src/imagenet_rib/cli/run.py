@@ -59,32 +59,11 @@ def load_config(name_or_path: str, **overrides):
 
 
 def print_summary(config, store=None) -> None:
-    """One line per (model, method, variant, seed): mRI and the other headline scores."""
+    """The config's RIB scores: mRI with its intervals beside the in-task gain, one row per
+    complete configuration, and one sentence per configuration still missing cells."""
     from ..sweep import scores
 
-    try:
-        table = scores(config, store)
-    except ModuleNotFoundError as err:  # scores.py is optional in a partial build
-        print(f"scores unavailable ({err})")
-        return
-    if not table:
-        print("no complete (pretrained, fine-tuned) pair in the store yet")
-        return
-    print("| model | method | variant | seed | mRI | mean A_pre | avg OOD after FT |")
-    print("|---|---|---|---|---|---|---|")
-    for (model, method, variant, seed), sc in table.items():
-        d = sc.to_dict()
-        print(
-            f"| {model} | {method} | {variant or '-'} | {seed} | {_fmt(d.get('mri'))} | "
-            f"{_fmt(d.get('mean_acc_pre'), '')} | {_fmt(d.get('avg_ood_post'), '')} |"
-        )
-
-
-def _fmt(value, sign: str = "+") -> str:
-    try:
-        return f"{float(value):{sign}.2f}" if value is not None else "n/a"
-    except (TypeError, ValueError):
-        return str(value)
+    print(scores(config, store).to_markdown())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`build_model_card`: the README of a fine-tuned run, rendered from ``hub_cards/model_card.md``."""
+"""`build_model_card`: the README of a fine-tuned run, rendered from ``hub_cards/model_card.md``
+with the facts `cards` allows (the run's own records, existing Hub ids, known licences)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .. import PROJECT_URL, __version__
+from ..formatting import MISSING, fmt, fmt_interval, markdown_table
 from ..paths import card_template
-from ..report._scores import ScoresView
-from ..report.tables import SuiteInfo, fmt, markdown_table, resolve_suite
 from .cards import (
     RIB_CITATION,
-    SCORE_METRICS,
-    RunRows,
-    _get,
-    _score_values,
-    _spec_fields,
-    benchmark_repo_id,
+    BaseModel,
+    RunRecords,
+    base_model_info,
+    dataset_hub_ids,
     eval_result_entries,
     eval_results_files,
-    hub_namespace,
+    read_run_config,
     redact,
+    redact_paths,
     run_scores,
+    score_values,
     select_run,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
     from huggingface_hub import EvalResult, ModelCard
+
+    from ..scoring import ScoreResult
+    from ..suites import SuiteConfig
 
 TEMPLATE_NAME = "model_card.md"
 
@@ -45,11 +47,12 @@ class RunCard:
     """A model card with the files that go next to it in the model repo."""
 
     card: ModelCard
-    eval_results: dict[str, str]  # {".eval_results/<task>.yaml": text}
-    rows: RunRows
-    suite: SuiteInfo
-    scores: ScoresView
-    benchmark: str
+    eval_results: dict[str, str]  # {".eval_results/<task>.yaml": text}; empty without benchmark
+    rows: RunRecords
+    suite: SuiteConfig
+    scores: ScoreResult
+    base: BaseModel
+    benchmark: str | None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,51 +62,69 @@ class RunCard:
             "run_id": self.rows.run_id,
             "variant": self.rows.variant,
             "benchmark": self.benchmark,
-            "suite": self.suite.to_dict(),
-            "scores": self.scores.to_dict(),
+            "suite": self.suite.name,
+            "scores": self.scores.to_dict(detail=True),
         }
 
 
+def _title(d: str) -> str:
+    try:
+        from ..data.specs import get_dataset_spec
+
+        return get_dataset_spec(d).title or d
+    except Exception:  # noqa: BLE001 - a dataset this process has not registered
+        return d
+
+
+def _licence(d: str) -> str:
+    try:
+        from ..data.specs import get_dataset_spec
+
+        return get_dataset_spec(d).licence or "see the dataset card"
+    except Exception:  # noqa: BLE001
+        return "see the dataset's own terms"
+
+
 def _model_index(
-    rows: RunRows,
-    suite: SuiteInfo,
-    scores: ScoresView,
-    namespace: str,
-    benchmark: str,
+    rows: RunRecords,
+    result: ScoreResult,
+    suite: SuiteConfig,
+    hub_ids: Mapping[str, str],
+    benchmark: str | None,
     revisions: Mapping[str, str],
 ) -> list[EvalResult]:
+    """One accuracy per evaluation set, then the run's RIB scores (against the benchmark repo
+    if given, else named by the suite's registry name)."""
     from huggingface_hub import EvalResult
 
+    run = {r.eval_dataset: r for r in rows.run}
     results = []
-    order = [*suite.datasets, *([suite.reference] if suite.reference else [])]
-    run = rows.run.set_index("eval_dataset")
-    for d in [d for d in order if d in run.index] + [d for d in run.index if d not in order]:
-        r = run.loc[d]
+    for d in [d for d in suite.eval_datasets if d in run]:
+        r = run[d]
         results.append(
             EvalResult(
                 task_type="image-classification",
                 task_name="Image Classification",
-                dataset_type=f"{namespace}/{d}",
-                dataset_name=_spec_fields(d).get("title") or d,
-                dataset_split=str(r["eval_part"]),
-                dataset_revision=revisions.get(d),
+                dataset_type=hub_ids.get(d, d),
+                dataset_name=_title(d),
+                dataset_split=r.eval_part,
+                dataset_revision=revisions.get(d) if d in hub_ids else None,
                 metric_type="accuracy",
                 metric_name="Top-1 accuracy (%)",
-                metric_value=round(float(r["accuracy"]), 4),
-                metric_config=str(r["protocol"]),
+                metric_value=round(r.accuracy, 4),
+                metric_config=r.protocol,
             )
         )
-    ft = str(rows.first["finetune_dataset"])
-    for metric, _, name, _, value in _score_values(scores, ft):
+    for metric, _, name, value, _ in score_values(result):
         results.append(
             EvalResult(
                 task_type="image-classification",
                 task_name="Image Classification",
-                dataset_type=benchmark,
-                dataset_name=f"ImageNet-RIB ({rows.first['suite']})",
-                dataset_config=ft,
-                dataset_split=str(rows.first["eval_part"]),
-                dataset_revision=revisions.get(benchmark),
+                dataset_type=benchmark or suite.name,
+                dataset_name=f"ImageNet-RIB ({suite.name})",
+                dataset_config=rows.first.finetune_dataset,
+                dataset_split=rows.first.eval_part,
+                dataset_revision=revisions.get(benchmark) if benchmark else None,
                 metric_type=metric,
                 metric_name=name,
                 metric_value=value,
@@ -112,170 +133,191 @@ def _model_index(
     return results
 
 
-def _results_table(rows: RunRows, suite: SuiteInfo) -> str:
-    order = [*suite.datasets, *([suite.reference] if suite.reference else [])]
-    part = rows.first["eval_part"]
-    post = rows.run.set_index("eval_dataset")["accuracy"]
-    base = rows.baseline[rows.baseline["eval_part"] == part]
-    pre = base.groupby("eval_dataset")["accuracy"].mean()
-    ft = rows.first["finetune_dataset"]
-    table = []
-    for d in [d for d in order if d in post.index or d in pre.index]:
-        a, b = pre.get(d), post.get(d)
+def _dataset_rows(
+    suite: SuiteConfig,
+    ft: str,
+    hub_ids: Mapping[str, str],
+    revisions: Mapping[str, str],
+    protocols: Mapping[str, str],
+) -> list[dict[str, str]]:
+    """The card's dataset table: role, Hub source (only where scored from one), revision,
+    protocol and licence of every evaluation set."""
+    rows = []
+    for d in suite.eval_datasets:
+        role = {ft: "fine-tuning set", suite.reference: "pretraining reference"}.get(d, "")
+        hub = hub_ids.get(d)
+        rows.append(
+            {
+                "name": d,
+                "role": role,
+                "hub_id": f"[`{hub}`](https://huggingface.co/datasets/{hub})"
+                if hub
+                else "none (not scored from a Hub dataset)",
+                "revision": f"`{revisions[d]}`" if d in revisions else "not recorded",
+                "protocol": protocols.get(d, "not evaluated"),
+                "licence": _licence(d),
+            }
+        )
+    return rows
+
+
+def _results_table(result: ScoreResult) -> str:
+    s, iv = result.scores, result.image_intervals
+    ft = s.finetune_sets[0]
+    rows = []
+    for b, d in enumerate(s.columns):
         role = (
             " (fine-tuning set)"
             if d == ft
             else " (pretraining reference)"
-            if d == suite.reference
+            if d == s.reference
             else ""
         )
-        table.append(
+        ci = MISSING if iv is None else fmt_interval(iv.delta_low[0, b], iv.delta_high[0, b], 1)
+        rows.append(
             [
                 f"{d}{role}",
-                fmt(a),
-                fmt(b),
-                fmt(None if a is None or b is None else b - a, signed=True),
+                fmt(s.acc_pre[b], 1),
+                fmt(s.acc_post[0, b], 1),
+                fmt(s.delta[0, b], 1, signed=True),
+                ci,
             ]
         )
-    return markdown_table(["dataset", "A_pre", "A_post", "dA"], table)
+    return markdown_table(["dataset", "A_pre", "A_post", "dA", "dA 95% CI"], rows)
 
 
-def _scores_table(scores: ScoresView, ft: str) -> str:
-    values = {name: v for _, _, name, _, v in _score_values(scores, ft)}
-    return markdown_table(
-        ["score", "value"],
-        [[name, fmt(values.get(name), signed=True)] for *_, name in SCORE_METRICS],
-    )
+def _scores_table(result: ScoreResult) -> str:
+    rows = [
+        [name, fmt(value, 2, signed=True), MISSING if iv is None else fmt_interval(iv.low, iv.high)]
+        for _, _, name, value, iv in score_values(result)
+    ]
+    return markdown_table(["score", "value", "95% CI"], rows)
 
 
 def build_model_card(
-    records: pd.DataFrame,
-    run_config: Mapping[str, Any] | None = None,
+    records: Any,
+    run_dir: str | Path,
     *,
     run_id: str | None = None,
     variant: str | None = None,
-    run_dir: str | Path | None = None,
+    suite: SuiteConfig | str | None = None,
+    correct: Any = None,
     repo_id: str | None = None,
-    namespace: str | None = None,
     benchmark: str | None = None,
-    suite: Sequence[str] | None = None,
-    reference: str | None = None,
     base_model: str | None = None,
-    dataset_revisions: Mapping[str, str] | None = None,
     license: str | None = None,  # noqa: A002 - the card metadata key
+    dataset_revisions: Mapping[str, str] | None = None,
     limitations: Sequence[str] = (),
     template: str | Path | None = None,
+    n_boot: int = 1000,
 ) -> RunCard:
-    """The model card (+ ``.eval_results`` files) of one fine-tuned run.
+    """The model card (+ ``.eval_results`` files when `benchmark` is given) of the run in
+    `run_dir` (see `cards` for what it may state).
 
     Args:
-        records: results table (``ResultStore.to_dataframe()``) holding the run's rows and its
-            model's pretrained baseline rows.
-        run_config: the run's ``rib_config.json`` (`read_run_config`); selects the run's rows
-            when `run_id` is not given.
-        repo_id: the model repo (names the model in ``model-index``).
-        namespace: Hub namespace of the benchmark's datasets (`hub_namespace`).
-        benchmark: benchmark dataset repo (default ``<namespace>/<suite name>``).
-        base_model: Hub id of the pretrained model, when the run config's model name is not one.
-        dataset_revisions: ``{dataset or benchmark repo: revision}``; the run config's
-            ``dataset_revisions`` / ``dataset_revision`` are used too.
+        records: the store's records (``ResultStore.records()`` or ``to_dataframe()``).
+        run_dir: the run folder (``rib_config.json``; ``rib_run.json`` names its run).
+        run_id: the run's id when the folder records none (must agree when it does).
+        suite: the suite the run used (default: the records' suite, by name).
+        correct: per-image correctness lookup (``ResultStore.correct``) for the intervals.
+        repo_id: the model repo (names the model).
+        benchmark: benchmark dataset repo the ``.eval_results`` point at (it must exist).
+        base_model, license: override the Hub id and licence of `base_model_info`.
+        dataset_revisions: ``{dataset or benchmark repo: revision}`` of Hub datasets.
     """
     from huggingface_hub import ModelCard, ModelCardData
 
-    cfg = redact(dict(run_config or {}))
-    rows = select_run(records, cfg, run_id=run_id, variant=variant, run_dir=run_dir)
+    from ..scoring import as_records
+    from ..suites import SuiteConfig, load_suite
+
+    recs = as_records(records)
+    rows = select_run(recs, run_dir, run_id=run_id, variant=variant)
     r = rows.first
-    info = resolve_suite(records, suite, reference)
-    ns = hub_namespace(namespace)
-    bench = benchmark or benchmark_repo_id(str(r["suite"]), ns)
-    ft = str(r["finetune_dataset"])
-    revisions = dict(_get(cfg, "dataset_revisions") or {})
-    if _get(cfg, "dataset_revision"):
-        revisions.setdefault(ft, str(_get(cfg, "dataset_revision")))
-    revisions.update(dataset_revisions or {})
-    scores = run_scores(rows, info)
-    model = str(r["model"])
-    base = base_model or _get(cfg, "base_model", "model_id", "hub_id")
-    if base is None and "/" in model and not Path(model).exists():
-        base = model
-    model_name = (repo_id or f"{model}-{r['method']}-{ft}").split("/")[-1]
+    if not isinstance(suite, SuiteConfig):
+        suite = load_suite(suite or r.suite)
+    cfg = redact(read_run_config(run_dir))
+    result = run_scores(rows, suite, correct, n_boot=n_boot)
+    hub_ids = dataset_hub_ids(suite, read_run_config(run_dir))
+    revisions = dict(dataset_revisions or {})
+    info = base_model_info(r.model)
+    base = base_model or info.hub_id
+    licence = license or info.license
+    licence_note = "given by the publisher" if license else info.note
+    ft = r.finetune_dataset
+    model_name = (repo_id or f"{info.name}-{r.method}-{ft}").split("/")[-1]
     data = ModelCardData(
         model_name=model_name,
-        license=license or _get(cfg, "license"),
+        license=licence,
         library_name="transformers",
         pipeline_tag="image-classification",
         base_model=base,
-        tags=["image-classification", "imagenet-rib", "robustness", f"rib-method-{r['method']}"],
-        datasets=[
-            f"{ns}/{d}" for d in [*info.datasets, *([info.reference] if info.reference else [])]
-        ],
-        eval_results=_model_index(rows, info, scores, ns, bench, revisions),
+        tags=["image-classification", "imagenet-rib", "robustness", f"rib-method-{r.method}"],
+        datasets=sorted(set(hub_ids.values())) or None,
+        eval_results=_model_index(rows, result, suite, hub_ids, benchmark, revisions),
     )
-    datasets = []
-    protocols = rows.run.set_index("eval_dataset")["protocol"]
-    for d in [*info.datasets, *([info.reference] if info.reference else [])]:
-        spec = _spec_fields(d)
-        role = (
-            "fine-tuning set" if d == ft else "pretraining reference" if d == info.reference else ""
-        )
-        datasets.append(
-            {
-                "name": d,
-                "role": role,
-                "hub_id": f"{ns}/{d}",
-                "revision": f"`{revisions[d]}`" if d in revisions else "not recorded",
-                "protocol": protocols.get(d, "not evaluated"),
-                "licence": spec.get("licence") or "see the dataset card",
-            }
-        )
-    objectnet = sorted({p.split("/", 1)[1] for p in protocols if str(p).startswith("objectnet/")})
+    protocols = {x.eval_dataset: x.protocol for x in rows.run}
+    datasets = _dataset_rows(suite, ft, hub_ids, revisions, protocols)
+    objectnet = sorted(
+        {p.split("/", 1)[1] for p in protocols.values() if p.startswith("objectnet/")}
+    )
+    ri = next((v for _, t, _, v, _ in score_values(result) if t.startswith("ri-")), None)
     kwargs = dict(
-        title=f"{model} fine-tuned on {ft} with {r['method']}"
+        title=f"{info.name} fine-tuned on {ft} with {r.method}"
         + (f" ({rows.variant})" if rows.variant else ""),
         summary=(
-            f"`{model}` fine-tuned on `{ft}` with the `{r['method']}` method, evaluated on the "
-            f"`{r['suite']}` suite. Robustness improvement RI = "
-            f"{fmt(scores.ri.get(ft), signed=True)} points"
+            f"`{info.name}` fine-tuned on `{ft}` with the `{r.method}` method, evaluated on the "
+            f"`{suite.name}` suite: robustness improvement RI = {fmt(ri, signed=True)} points"
             + (
-                f"; pretraining-set degradation {fmt(scores.reference_degradation.get(ft), signed=True)} points"
-                if info.reference
+                f", pretraining-set degradation {fmt(result.scores.reference_degradation.get(ft), signed=True)} points"
+                if suite.reference
                 else ""
             )
             + "."
         ),
-        library_version=r["library_version"] or __version__,
-        base_model=base or model,
-        model_revision=r["model_revision"] or "not recorded",
-        method=r["method"],
+        project_url=PROJECT_URL,
+        library_version=r.library_version or __version__,
+        base_model=f"[`{base}`](https://huggingface.co/{base})"
+        if base
+        else f"`{info.name}` (not on the Hub)",
+        model_revision=redact_paths(r.model_revision) or "not recorded",
+        license=licence,
+        license_note=licence_note,
+        method=r.method,
         variant=rows.variant,
         finetune_dataset=ft,
-        seed=r["seed"],
+        seed=r.seed,
         run_id=rows.run_id,
-        method_config=json.dumps(redact(_method_config(cfg, r)), indent=2, sort_keys=True),
-        train_config=json.dumps(
-            redact(_get(cfg, "train", "train_config") or {}), indent=2, sort_keys=True
-        ),
+        method_config=json.dumps(_method_config(cfg, r), indent=2, sort_keys=True),
+        train_config=json.dumps(cfg.get("train") or {}, indent=2, sort_keys=True),
         datasets=datasets,
-        label_space=r["label_space"],
+        label_space=r.label_space,
         objectnet_rule=", ".join(objectnet) or "not applicable (no ObjectNet-style dataset)",
-        split_rule=r["split_rule"],
-        split_seed=r["split_seed"],
-        test_fraction=r["test_fraction"],
-        results_table=_results_table(rows, info),
-        scores_table=_scores_table(scores, ft),
+        split_rule=r.split_rule,
+        split_seed=r.split_seed,
+        test_fraction=r.test_fraction,
+        results_table=_results_table(result),
+        scores_table=_scores_table(result),
+        interval_note=(
+            f"95% paired percentile bootstrap over the test images (B = {n_boot})"
+            if result.image_intervals is not None
+            else "not available: the results table holds no per-image correctness"
+        ),
         limitations=list(limitations),
         citation=RIB_CITATION,
     )
     card = ModelCard.from_template(data, template_path=str(template or template_path()), **kwargs)
-    entries = eval_result_entries(rows, info, scores, bench, revisions.get(bench))
-    return RunCard(card, eval_results_files(entries), rows, info, scores, bench)
+    files = {}
+    if benchmark:
+        files = eval_results_files(
+            eval_result_entries(rows, result, benchmark, revisions.get(benchmark))
+        )
+    return RunCard(card, files, rows, suite, result, info, benchmark)
 
 
 def _method_config(cfg: Mapping[str, Any], r: Any) -> Any:
-    value = _get(cfg, "method_config")
-    if value is None:
-        try:
-            value = json.loads(r["method_config"] or "{}")
-        except json.JSONDecodeError:
-            value = r["method_config"]
-    return value
+    if cfg.get("method_config") is not None:
+        return cfg["method_config"]
+    try:
+        return redact(json.loads(r.method_config or "{}"))
+    except json.JSONDecodeError:
+        return redact_paths(r.method_config)

@@ -1,7 +1,8 @@
 """Publishing: a run (weights + card + ``.eval_results``) to a model repo, its rows to a
 leaderboard dataset, and the benchmark's ``eval.yaml``.
 
-Credentials come only from huggingface_hub's own mechanisms (``HF_TOKEN``, ``hf auth login``);
+A run uploads an explicit list of files (`run_files`), JSON ones re-written without local
+paths or credential-like keys. Credentials come only from huggingface_hub's own mechanisms (``HF_TOKEN``, ``hf auth login``);
 this module never reads, logs or writes a token. The leaderboard is one Parquet file of
 `ResultRecord` rows; an append reads the rows at the repo's head, merges (the new row wins on a
 duplicate key) and commits with ``parent_commit`` = that head, retrying when another writer
@@ -11,6 +12,7 @@ committed in between, so concurrent pushes never lose each other's rows.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -19,13 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, RIBError
-from ..records import ResultRecord
-from ..report.tables import SuiteInfo
-from .cards import benchmark_eval_yaml, read_run_config
+from ..finetune import CONFIG_FILE, LOG_FILE, SUMMARY_FILE
+from ..methods.weights import MODEL_FILE, PROMPT_FILE
+from ..records import RUN_ID_FILE, ResultRecord
+from .cards import benchmark_eval_yaml, redact, redact_paths
 from .model_card import RunCard, build_model_card
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..suites import SuiteConfig
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +39,17 @@ KEY = ["run_id", "variant", "eval_dataset", "eval_part"]
 #: Column a leaderboard row adds to `ResultRecord`: the model repo its run was pushed to
 #: ("" for the pretrained baseline rows and rows appended without a repo).
 REPO_COLUMN = "model_repo"
-#: Run-folder content never uploaded: training checkpoints, temporary and hidden files.
-_SKIP_DIRS = {"checkpoints", "__pycache__"}
+#: What a finished run folder uploads (as `finetune` writes it), in this order; nothing else
+#: (no checkpoints, stages or stray files).
+REQUIRED_FILES = ("model.safetensors", MODEL_FILE, SUMMARY_FILE)
+OPTIONAL_FILES = (
+    "config.json",
+    "preprocessor_config.json",
+    PROMPT_FILE,
+    CONFIG_FILE,
+    RUN_ID_FILE,
+    LOG_FILE,
+)
 _LEADERBOARD_CARD = """---
 configs:
 - config_name: default
@@ -53,7 +67,7 @@ One row per measured accuracy (top-1, percent) of a pretrained or fine-tuned mod
 dataset, with its full provenance: the columns of `imagenet_rib.records.ResultRecord`
 ({columns}), plus `model_repo`, the model repo a run was pushed to. Key: (run_id, variant,
 eval_dataset, eval_part). Rows are appended by `rib push`;
-compute RIB scores with `imagenet_rib.report.compute_scores(df)`.
+compute RIB scores with `imagenet_rib.scoring.score_records(df, suite)`.
 """
 
 
@@ -86,24 +100,49 @@ class PushResult:
         }
 
 
-def _run_files(run_dir: Path) -> list[Path]:
-    out = []
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir)
-        if not path.is_file() or any(p.startswith(".") or p in _SKIP_DIRS for p in rel.parts):
-            continue
-        if ".tmp" in path.name or rel.as_posix() == "README.md":
-            continue
-        out.append(path)
-    if not any(p.suffix in (".safetensors", ".bin") for p in out):
-        raise ConfigError(f"{run_dir} holds no weights (*.safetensors); is the run finished?")
+def run_files(run_dir: Path) -> list[Path]:
+    """The files of a finished run folder that are published (see `REQUIRED_FILES`)."""
+    lacking = [f for f in REQUIRED_FILES if not (run_dir / f).is_file()]
+    if lacking:
+        raise ConfigError(
+            f"{run_dir} lacks {lacking}: it is not a finished run folder (`rib finetune` / "
+            "`rib run` writes them when the run ends); finish the run first"
+        )
+    return [run_dir / f for f in (*REQUIRED_FILES, *OPTIONAL_FILES) if (run_dir / f).is_file()]
+
+
+def public_bytes(path: Path) -> bytes | str:
+    """What is uploaded for `path`: JSON / JSON Lines re-written without credentials or local
+    paths (`cards.redact`) when that changes them, else the file itself (its path)."""
+    if path.suffix not in (".json", ".jsonl"):
+        return str(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        data = json.loads(text)
+        clean = redact(data)
+        return (
+            str(path)
+            if clean == data
+            else (json.dumps(clean, indent=2, sort_keys=True) + "\n").encode()
+        )
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    clean = [redact(x) for x in lines]
+    return str(path) if clean == lines else "".join(json.dumps(x) + "\n" for x in clean).encode()
+
+
+def public_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Leaderboard rows without local paths in their text columns (a local model folder, a
+    soup's source folders in method_config)."""
+    out = df.copy()
+    for col in ("model", "model_revision", "method_config", "per_group"):
+        out[col] = [redact_paths(v) for v in out[col]]
     return out
 
 
 def push_run(
     run_dir: str | Path,
     repo_id: str,
-    records: pd.DataFrame,
+    records: Any,
     *,
     leaderboard_repo: str | None = None,
     private: bool | None = None,
@@ -112,29 +151,31 @@ def push_run(
     commit_message: str | None = None,
     **card_options: Any,
 ) -> PushResult:
-    """Upload a run folder (weights, config, processor, log), its model card and its
-    ``.eval_results`` files to `repo_id` in ONE commit; then append the run's rows (and its
-    model's pretrained baseline rows) to `leaderboard_repo` if given.
+    """Upload the run folder's published files (`run_files`, with local paths redacted), its
+    model card and its ``.eval_results`` files to `repo_id` in ONE commit; then append the
+    run's rows (and its model's pretrained baseline rows) to `leaderboard_repo` if given.
 
-    `card_options` go to `build_model_card` (namespace, benchmark, base_model, ...).
+    `card_options` go to `build_model_card` (suite, correct, benchmark, base_model, ...); a
+    given benchmark repo must exist (publish it with `publish_benchmark_eval_yaml` first).
     """
+    import pandas as pd
     from huggingface_hub import CommitOperationAdd, HfApi
 
     run_dir = Path(run_dir)
-    files = _run_files(run_dir)
+    files = run_files(run_dir)
     card = build_model_card(
-        records,
-        read_run_config(run_dir),
-        run_id=run_id,
-        variant=variant,
-        run_dir=run_dir,
-        repo_id=repo_id,
-        **card_options,
+        records, run_dir, run_id=run_id, variant=variant, repo_id=repo_id, **card_options
     )
-    ops = [CommitOperationAdd(p.relative_to(run_dir).as_posix(), str(p)) for p in files]
+    api = HfApi()
+    if card.benchmark and not api.repo_exists(card.benchmark, repo_type="dataset"):
+        raise ConfigError(
+            f"the benchmark dataset repo {card.benchmark} does not exist, so the card's "
+            ".eval_results would cite a dataset that is not there; publish it first "
+            "(`rib push ... --publish-eval-yaml`) or drop --benchmark"
+        )
+    ops = [CommitOperationAdd(p.relative_to(run_dir).as_posix(), public_bytes(p)) for p in files]
     ops.append(CommitOperationAdd("README.md", str(card.card).encode()))
     ops += [CommitOperationAdd(path, text.encode()) for path, text in card.eval_results.items()]
-    api = HfApi()
     api.create_repo(repo_id, private=private, exist_ok=True)
     info = api.create_commit(
         repo_id,
@@ -146,13 +187,12 @@ def push_run(
     logger.info("pushed run %s to %s (%d files)", card.rows.run_id, repo_id, len(ops))
     result = PushResult(repo_id, info.oid, sorted(op.path_in_repo for op in ops), card=card)
     if leaderboard_repo:
-        rows = records[
-            records["run_id"].isin([card.rows.run_id]) & (records["variant"] == card.rows.variant)
-        ]
-        result.leaderboard = append_leaderboard(
-            leaderboard_repo,
-            [rows.assign(**{REPO_COLUMN: repo_id}), card.rows.baseline.assign(**{REPO_COLUMN: ""})],
+        rows = pd.DataFrame(
+            [r.to_dict() for r in [*card.rows.run, *card.rows.baseline]],
+            columns=ResultRecord.columns(),
         )
+        rows[REPO_COLUMN] = [repo_id] * len(card.rows.run) + [""] * len(card.rows.baseline)
+        result.leaderboard = append_leaderboard(leaderboard_repo, public_rows(rows))
     return result
 
 
@@ -241,7 +281,7 @@ def append_leaderboard(
 
 def publish_benchmark_eval_yaml(
     repo_id: str,
-    suite: SuiteInfo | str,
+    suite: SuiteConfig | str,
     *,
     name: str | None = None,
     description: str | None = None,
@@ -249,18 +289,15 @@ def publish_benchmark_eval_yaml(
 ) -> str:
     """Write ``eval.yaml`` at the root of the benchmark dataset repo (creating the repo if
     needed) so the Hub aggregates the models' ``.eval_results`` into its leaderboard.
-    `suite` is a `SuiteInfo` or a suite name / YAML path for `suites.load_suite`."""
+    `suite` is a `SuiteConfig` or a suite name / YAML path for `suites.load_suite`."""
     from huggingface_hub import HfApi
 
-    if not isinstance(suite, SuiteInfo):
-        from ..suites import load_suite
+    from ..suites import SuiteConfig, load_suite
 
-        cfg = load_suite(suite)
-        suite, name = (
-            SuiteInfo(tuple(cfg.datasets), cfg.reference),
-            name or f"ImageNet-RIB ({cfg.name})",
-        )
-    text = benchmark_eval_yaml(suite, name=name or "ImageNet-RIB", description=description)
+    suite = suite if isinstance(suite, SuiteConfig) else load_suite(suite)
+    text = benchmark_eval_yaml(
+        suite, name=name or f"ImageNet-RIB ({suite.name})", description=description
+    )
     api = HfApi()
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     info = api.upload_file(

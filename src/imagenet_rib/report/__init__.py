@@ -1,25 +1,26 @@
-"""Reports: RIB score tables (Markdown, static HTML) and the paper's figures.
+"""Reports: RIB score tables (Markdown, static HTML), the paper's figures and a provenance
+section, from a `scoring.ScoreTable` or the records to score.
 
-``build_report(df, out_dir, correct=None, otdd=None) -> ReportResult`` is the entry point
-(`rib report`); `tables` computes the scores per (pretraining source, method) through
-`scores.compute_rib`, `figures` draws the dA heatmap, the accuracy radar, the average-OOD bar
-chart and the OTDD scatter, `html` renders the standalone page.
+``build_report(results, out_dir, ...) -> ReportResult`` is the entry point (`rib report`,
+`rib demo`); `report_figures` draws the figures without writing them; `tables` formats the
+Markdown, `figures` draws, `provenance` describes what produced and rendered the numbers,
+`html` renders the standalone page.
 """
 
-from .build import ReportResult, build_report, load_results
-from .figures import plot_delta_heatmap, plot_ood_bars, plot_otdd_scatter, plot_radar
-from .tables import ScoreEntry, SuiteInfo, compute_scores, resolve_suite
+from .build import (
+    ReportFigure,
+    ReportResult,
+    build_report,
+    drawn_series,
+    load_results,
+    report_figures,
+)
 
 __all__ = [
+    "ReportFigure",
     "ReportResult",
-    "ScoreEntry",
-    "SuiteInfo",
     "build_report",
+    "drawn_series",
     "load_results",
-    "compute_scores",
-    "plot_delta_heatmap",
-    "plot_ood_bars",
-    "plot_otdd_scatter",
-    "plot_radar",
-    "resolve_suite",
+    "report_figures",
 ]

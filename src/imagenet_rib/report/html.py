@@ -1,7 +1,8 @@
 """A static, self-contained HTML page from the report's Markdown.
 
 The report's Markdown uses a small subset (headings, paragraphs, pipe tables, images,
-inline code), so it is converted here without a Markdown dependency. Images are embedded
+``- `` bullet lists, fenced code blocks, inline code), so it is converted here without a
+Markdown dependency. Images are embedded
 as base64 PNG data URIs (one file to share), or linked relatively with ``embed=False``.
 """
 
@@ -27,6 +28,7 @@ figure { display: inline-block; margin: 0.5rem 1rem 1rem 0; vertical-align: top;
 figure img { max-width: 34rem; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; }
 code { background: #f5f5f5; padding: 0 0.2rem; }
+pre { background: #f5f5f5; padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }
 """
 
 
@@ -91,6 +93,22 @@ def markdown_to_html(
                 block.append(lines[i])
                 i += 1
             body.append(_table(block, missing))
+            continue
+        if line.startswith("```"):
+            block = []
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                block.append(lines[i])
+                i += 1
+            body.append(f"<pre><code>{html.escape(chr(10).join(block))}</code></pre>")
+            i += 1
+            continue
+        if line.startswith("- "):
+            items = []
+            while i < len(lines) and lines[i].startswith("- "):
+                items.append(f"<li>{_inline(lines[i][2:])}</li>")
+                i += 1
+            body.append("<ul>" + "".join(items) + "</ul>")
             continue
         if match := re.match(r"^(#{1,4}) (.*)$", line):
             level = len(match.group(1))
