@@ -1,4 +1,4 @@
-"""The one `Registry` type, used for datasets, models, methods, metrics and label spaces.
+"""The one `Registry` type: datasets, models, methods, suites, label spaces, layouts, ...
 
 A registry maps a name to an object (a spec, a factory, a class). Registering a name twice
 raises `DuplicateNameError`; looking up an unknown name raises `UnknownNameError` listing

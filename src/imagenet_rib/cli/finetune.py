@@ -55,7 +55,9 @@ def add_parser(subparsers) -> None:
         help="fine-tune one model with one method on one dataset",
         description=__doc__,
         epilog="training methods (`rib methods NAME` shows their options):\n"
-        + method_table(("train",)),
+        + method_table(("train",))
+        + "\nmethods `rib run` computes without training (not for --method here):\n"
+        + method_table(("derived", "none")),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, help="registered model name, local folder or Hub id")

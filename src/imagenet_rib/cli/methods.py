@@ -60,13 +60,16 @@ def method_info(method) -> dict[str, Any]:
     }
 
 
-def method_table(kinds: tuple[str, ...] = ("train", "derived", "none")) -> str:
-    """One line per registered method: name, kind, description (for ``--help`` texts)."""
+def method_table(kinds: tuple[str, ...]) -> str:
+    """One line per registered method of `kinds`: name, (kind,) description (for ``--help``)."""
     from ..methods import METHODS
 
-    rows = [m for _, m in METHODS.items() if m.kind in kinds]
-    width = max(len(m.name) for m in rows)
-    return "\n".join(f"  {m.name:<{width}}  {m.kind:<7}  {m.description}" for m in rows)
+    width = max(len(name) for name in METHODS.names())
+    return "\n".join(
+        f"  {m.name:<{width}}  " + (f"{m.kind:<7}  " if len(kinds) > 1 else "") + m.description
+        for _, m in METHODS.items()
+        if m.kind in kinds
+    )
 
 
 def _selected(names: list[str]) -> list:
