@@ -51,9 +51,6 @@ class Plugin:
     target: str
     origin: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "origin": self.origin}
-
 
 _loaded: dict[str, Plugin] = {}  # target -> plugin (also while it imports: no re-entry)
 _failed: dict[str, str] = {}  # target -> error message, raised again on every later load

@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rib",
         description="ImageNet-RIB: measure how much robustness survives fine-tuning.",
+        allow_abbrev=False,  # `--plug x` must not pass for the --plugin `_plugin_args` reads
     )
     parser.add_argument("--version", action="version", version=f"imagenet-rib {__version__}")
     parser.add_argument(

@@ -124,4 +124,8 @@ def run(args: argparse.Namespace) -> int:
             "\ncombine training methods with '+' (e.g. ft+ewc+lwf: the first one's module, "
             "every part's penalty); the options are then {part: {option: value}}"
         )
+    from ..plugins import loaded_plugins
+
+    for plugin in loaded_plugins():
+        print(f"plugin {plugin.target}: {plugin.origin}")
     return 0
