@@ -384,7 +384,7 @@ def test_env_modules_and_use_plugins(monkeypatch, tmp_path):
     plugins.use_plugins(["rib_noop_plugin", "rib_noop_plugin"])
     assert os.environ["IMAGENET_RIB_PLUGINS"] == "a.b,c,rib_noop_plugin"
     assert sys.modules["rib_noop_plugin"].LOADED
-    assert plugins.Plugin("rib_noop_plugin", "given by --plugin") in plugins.loaded_plugins()
+    assert plugins.Plugin("rib_noop_plugin", "given to use_plugins()") in plugins.loaded_plugins()
     with pytest.raises(plugins.PluginError, match="not a module name"):
         plugins.use_plugins(["rib noop"])
     assert os.environ["IMAGENET_RIB_PLUGINS"] == "a.b,c,rib_noop_plugin"  # unchanged

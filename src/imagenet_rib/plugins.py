@@ -15,7 +15,8 @@ A plugin is a module that, when imported, registers entries with the library's o
    in any registry;
 3. ``rib --plugin MODULE`` (repeatable; also after the sub-command), or `use_plugins`: loads
    the module at once and appends it to ``IMAGENET_RIB_PLUGINS``, so the processes the run
-   starts (``accelerate launch``/``torchrun`` ranks, submitit jobs) load it too.
+   starts (submitit jobs of ``rib run --executor local|slurm``) load it too; under
+   ``accelerate launch -m imagenet_rib`` every rank parses ``--plugin`` itself.
 
 Registries load their built-in entries before any plugin's (see `registry.Registry`), so a
 plugin reusing a built-in name fails. A plugin that fails to import raises `PluginError`
@@ -130,15 +131,17 @@ def load_plugins(group: str) -> None:
     _load_modules(env_modules(), f"named in ${ENV_VAR}")
 
 
-def use_plugins(modules: Iterable[str]) -> None:
+def use_plugins(modules: Iterable[str], *, origin: str = "given to use_plugins()") -> None:
     """Load `modules` as plugins now and append them to ``IMAGENET_RIB_PLUGINS``, so that
-    child processes (distributed ranks, submitit jobs) load them as well."""
-    names = [m.strip() for m in modules if m.strip()]
+    child processes (submitit jobs, anything started from this environment) load them too."""
+    names = list(dict.fromkeys(m.strip() for m in modules if m.strip()))
+    if not names:
+        return
     for name in names:
-        _check_module_name(name, "given by --plugin")
+        _check_module_name(name, origin)
     current = env_modules()
-    os.environ[ENV_VAR] = ",".join(current + [n for n in dict.fromkeys(names) if n not in current])
-    _load_modules(names, "given by --plugin")
+    os.environ[ENV_VAR] = ",".join(current + [n for n in names if n not in current])
+    _load_modules(names, origin)
 
 
 def loaded_plugins() -> list[Plugin]:

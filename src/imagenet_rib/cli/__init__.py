@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugin_args(argv: list[str]) -> tuple[list[str], list[str]]:
     """Split ``--plugin MODULE`` (anywhere) from the other arguments: (modules, the rest)."""
     pre = argparse.ArgumentParser(prog="rib", add_help=False, allow_abbrev=False)
-    pre.add_argument("--plugin", action="append", default=[], help=PLUGIN_HELP)
+    pre.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     known, rest = pre.parse_known_args(argv)
     return known.plugin, rest
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     modules, argv = _plugin_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        use_plugins(modules)
+        use_plugins(modules, origin="given by --plugin")
         parser = build_parser()  # lists the methods: loads the registry and its plugins
     except RIBError as err:
         print(f"rib: error: {err}", file=sys.stderr)
