@@ -1,21 +1,34 @@
 # ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
 """Every fine-tuning method through the same checks (tiny ViT, a few CPU steps).
 
-Per method: the loss is finite, exactly the parameters that should change do change, and a
-reloaded run gives the logits of the returned model. Plus LoRA merging, WiSE-FT end points
-and soups of identical runs.
+Per registered method: the contract (kind, one-line description, documented options,
+sources), config round trips; per training method: the loss is finite, exactly the
+parameters that should change do change, and a reloaded run gives the logits of the returned
+model. Plus LoRA merging, WiSE-FT end points, soups of identical runs, the validation of
+derived methods' sources, and a method's own wrapper saved through its save/load hook.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import pytest
 import torch
 
 from imagenet_rib.data.splits import SplitConfig
+from imagenet_rib.errors import ConfigError
 from imagenet_rib.finetune import derived_models, finetune, load_run
-from imagenet_rib.methods import METHODS, get_method, method_names
+from imagenet_rib.methods import (
+    KINDS,
+    METHODS,
+    Method,
+    MethodConfig,
+    get_method,
+    method_names,
+    register_method,
+)
 from imagenet_rib.methods.base import head_prefix, is_paper_extra
 from imagenet_rib.models import logits_of
 from rib_train_helpers import quick_train, tiny_env, tiny_loaded, tiny_root  # noqa: F401
@@ -76,7 +89,20 @@ def test_registry_holds_exactly_the_benchmark_methods():
         assert method.make_config().to_dict() == method.Config.from_dict({}).to_dict()
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", method_names())
+def test_every_registered_method_keeps_the_contract(name):
+    method = get_method(name)
+    assert method.kind in KINDS and method.description and "\n" not in method.description
+    assert issubclass(method.Config, MethodConfig)
+    assert all(f.metadata.get("help") for f in dataclasses.fields(method.Config))
+    sources = method.sources(method.make_config())
+    if method.kind == "derived":  # by default, runs of registered training methods
+        assert sources and all(get_method(s).kind == "train" for s in sources)
+    else:
+        assert sources == ()
+
+
+@pytest.mark.parametrize("name", method_names())
 def test_config_round_trips_and_rejects_unknown_keys(name):
     method = get_method(name)
     cfg = method.make_config()
@@ -196,3 +222,115 @@ def test_derived_methods_refuse_to_train_and_mismatched_soups_fail(runs, tiny_en
         finetune(str(tiny_env / "model"), "wise-ft", "mini-r", output_dir=tmp_path / "w")
     with pytest.raises(ConfigError, match="do not match"):
         derived_models("soup", None, [runs["ft"], runs["visual-prompt"]])
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "match"),
+    [
+        (
+            "wise-ft",
+            {"base_method": "fft"},
+            "base_method='fft' is not a training method: unknown method 'fft'. Did you mean 'ft'",
+        ),
+        ("wise-ft", {"base_method": "soup"}, "'soup' is a method of kind 'derived'"),
+        ("soup", {"ingredients": ["ft", "lorra"]}, "ingredients='lorra' is not a training method"),
+        ("soup", {"ingredients": ["ft", "ft"]}, "each once"),
+        ("soup", {"ingredients": []}, "at least one"),
+    ],
+)
+def test_derived_sources_are_validated_against_the_registry(name, config, match):
+    with pytest.raises(ConfigError, match=re.escape(match)):
+        get_method(name).make_config(config)
+    assert get_method("wise-ft").sources(
+        get_method("wise-ft").make_config({"base_method": "ft+ewc"})
+    ) == ("ft+ewc",)
+
+
+def test_register_method_rejects_an_incomplete_method():
+    class NoDescription(Method):
+        name = "no-description"
+
+    class BadKind(Method):
+        name, kind, description = "bad-kind", "eval", "x"
+
+    with pytest.raises(ConfigError, match="description"):
+        register_method(NoDescription)
+    with pytest.raises(ConfigError, match="kind='eval'"):
+        register_method(BadKind)
+    assert "no-description" not in METHODS and "bad-kind" not in METHODS
+
+
+class _Scaled(torch.nn.Module):
+    """logits * s: a wrapper that weights.py knows nothing about."""
+
+    def __init__(self, model: torch.nn.Module, scale: float) -> None:
+        super().__init__()
+        self.model, self.scale = model, scale
+
+    def forward(self, pixel_values, **kwargs):
+        return logits_of(self.model, pixel_values) * self.scale
+
+
+class _ScaledHead(Method):
+    name, description = "test-scaled-head", "the model with its logits scaled (a test wrapper)"
+
+    def finalize(self, module, config):
+        return _Scaled(module, 3.0)
+
+    def save_extra(self, module, folder):
+        if not isinstance(module, _Scaled):
+            return None
+        (folder / "scale.txt").write_text(str(module.scale))
+        return module.model, {"file": "scale.txt"}
+
+    def load_extra(self, module, folder, meta):
+        return _Scaled(module, float((folder / meta["file"]).read_text()))
+
+
+def test_a_methods_own_wrapper_saves_and_reloads_through_its_hook(tiny_env, tmp_path):
+    from imagenet_rib.methods.weights import load_module, save_module
+
+    register_method(_ScaledHead)
+    try:
+        method = get_method("test-scaled-head")
+        final = method.finalize(method.prepare(tiny_loaded(tiny_env), method.make_config()), None)
+        save_module(final, tmp_path / "m", {"kind": "hf"})
+        module, meta = load_module(tmp_path / "m")
+        assert meta["wrapper"] == {"type": "test-scaled-head", "file": "scale.txt"}
+        assert isinstance(module, _Scaled) and module.scale == 3.0
+        x = torch.randn(2, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(logits_of(module, x), logits_of(final.eval(), x))
+    finally:
+        METHODS.unregister("test-scaled-head")
+    with pytest.raises(ConfigError, match="'test-scaled-head', which is not registered"):
+        load_module(tmp_path / "m")
+
+
+def test_the_cli_lists_every_method_with_its_description_and_options(capsys):
+    import json
+
+    from imagenet_rib.cli import main
+
+    with pytest.raises(SystemExit, match="0"):
+        main(["finetune", "--help"])
+    help_text = capsys.readouterr().out
+    for name in method_names():
+        line = rf"^  {re.escape(name)} +(train|derived|none)? *{re.escape(METHODS.get(name).description)}$"
+        assert re.search(line, help_text, re.M), name
+    assert main(["methods", "--json"]) == 0
+    infos = json.loads(capsys.readouterr().out)
+    assert [i["name"] for i in infos] == method_names()
+    lora = {
+        o["name"]: (o["type"], o["default"]) for o in infos[method_names().index("lora")]["options"]
+    }
+    assert lora == {
+        "rank": ("int", 8),
+        "alpha": ("float", 1.0),
+        "dropout": ("float", 0.0),
+        "target_modules": ("tuple[str, ...]", ["auto"]),
+    }
+    assert main(["methods", "lp-ft", "ewc+lwf"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("lp-ft (train: ") and "\nlwf (train: " in text
+    assert "  lp_epochs: float | None  (default None)\n" in text

@@ -46,11 +46,56 @@ def test_invalid_names(bad):
 def test_library_registries_share_the_type():
     from imagenet_rib.data.labels import LABEL_SPACES
     from imagenet_rib.data.specs import DATASETS, get_dataset_spec
-    from imagenet_rib.models import MODELS, _load_builtin
+    from imagenet_rib.methods import METHODS
+    from imagenet_rib.models import MODELS
+    from imagenet_rib.suites import SUITES
 
-    get_dataset_spec("mini-val")
-    _load_builtin()
-    for reg in (LABEL_SPACES, DATASETS, MODELS):
+    for reg in (LABEL_SPACES, DATASETS, MODELS, METHODS, SUITES):
         assert isinstance(reg, Registry)
+    assert "mini-val" in DATASETS and "mini-vit-clean" in MODELS and "ft" in METHODS
     with pytest.raises(UnknownNameError, match="mini-sketch"):
         get_dataset_spec("mini-skech")
+
+
+def _loading_registry(calls: list[str]) -> Registry:
+    """A registry whose loader registers a built-in and records every lookup it sees."""
+    reg: Registry[int] = Registry("widget", loader=lambda: _builtin(reg, calls))
+    return reg
+
+
+def _builtin(reg: Registry, calls: list[str]) -> None:
+    calls.append("load")
+    reg.register("builtin", 1)
+    calls.append(f"sees {reg.names()}")  # a lookup while loading: no re-entry
+
+
+def test_loader_runs_once_on_the_first_lookup():
+    calls: list[str] = []
+    reg = _loading_registry(calls)
+    assert calls == [] and repr(reg) == "Registry('widget', 0 items)"
+    assert "builtin" in reg and reg.get("builtin") == 1 and len(reg) == 1
+    assert reg.names() == ["builtin"] and calls == ["load", "sees ['builtin']"]
+
+
+def test_builtins_are_registered_before_anything_from_outside():
+    calls: list[str] = []
+    reg = _loading_registry(calls)
+    with pytest.raises(DuplicateNameError, match="'builtin' is already registered"):
+        reg.register("builtin", 2)  # a plugin reusing a built-in name, before any lookup
+    assert reg.get("builtin") == 1 and calls[0] == "load"
+    reg.register("plugin", 3)
+    assert reg.names() == ["builtin", "plugin"] and calls.count("load") == 1
+
+
+def test_a_failing_loader_raises_again_on_the_next_lookup():
+    attempts = []
+
+    def loader():
+        attempts.append(1)
+        raise RuntimeError("plugin x is broken")
+
+    reg = Registry("widget", loader=loader)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="plugin x is broken"):
+            reg.get("anything")
+    assert len(attempts) == 2  # never silently marked as loaded

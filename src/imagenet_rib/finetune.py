@@ -307,7 +307,7 @@ def _finetune(
     )
     train_ds = PixelDataset(pixels(part.dataset, loaded.transform), part.targets, loaded.transform)
     _check_head(loaded, protocol, train_ds[0]["pixel_values"], dataset)
-    context = SetupContext(loaded=loaded, split=split, seed=tcfg.seed, batch_size=tcfg.batch_size)
+    context = SetupContext(loaded=loaded, split=split, seed=tcfg.seed)
     steps, trainer = 0, None
     for i, stage in enumerate(stages):
         stage_dir = run_dir / "stages" / stage.name

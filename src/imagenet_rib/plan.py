@@ -163,16 +163,14 @@ def _method_kind(name: str) -> str:
 
 
 def _sources(m: MethodEntry) -> tuple[str, ...]:
-    """Labels of the runs a derived method uses: the entry's `sources`, else its config's
-    ``base_method`` (WiSE-FT) or ``ingredients`` (soup)."""
+    """Labels of the runs a derived method uses: the entry's `sources`, else the method's
+    own (`Method.sources`: WiSE-FT's ``base_method``, a soup's ``ingredients``)."""
     from .methods import get_method
 
     if m.sources:
         return m.sources
-    cfg = get_method(m.name).make_config(m.config)
-    if hasattr(cfg, "base_method"):
-        return (cfg.base_method,)
-    return tuple(getattr(cfg, "ingredients", ()))
+    method = get_method(m.name)
+    return tuple(method.sources(method.make_config(m.config)))
 
 
 def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunSpec]:

@@ -1,8 +1,13 @@
-"""The one `Registry` type, used for datasets, models, methods, metrics and label spaces.
+"""The one `Registry` type: datasets, models, methods, suites, label spaces, layouts, ...
 
 A registry maps a name to an object (a spec, a factory, a class). Registering a name twice
 raises `DuplicateNameError`; looking up an unknown name raises `UnknownNameError` listing
 the closest registered names, so a typo is fixed from the message alone.
+
+A registry may have a `loader`: a function run once, on the first lookup or the first
+registration from outside it, that registers the built-in entries and then the plugins'
+(`plugins.load_plugins`). Built-ins therefore always come first: a plugin reusing a
+built-in name gets `DuplicateNameError`, whatever was imported first.
 """
 
 from __future__ import annotations
@@ -26,9 +31,24 @@ class Registry(Generic[T]):
     True
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, loader: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._loader = loader
+        self._state = "pending" if loader is not None else "loaded"
+
+    def load(self) -> None:
+        """Run the loader once; a call made while it runs (a built-in module registering
+        itself, a plugin looking up a built-in) returns at once."""
+        if self._state != "pending":
+            return
+        self._state = "loading"
+        try:
+            self._loader()  # type: ignore[misc]
+        except BaseException:
+            self._state = "pending"  # the next lookup retries, and raises the same error again
+            raise
+        self._state = "loaded"
 
     def register(self, name: str, obj: T | None = None) -> Callable[[T], T] | T:
         """Register `obj` under `name`; without `obj`, return a decorator."""
@@ -43,6 +63,7 @@ class Registry(Generic[T]):
         return decorator
 
     def _add(self, name: str, obj: T) -> None:
+        self.load()
         if not name or name != name.strip():
             raise ValueError(
                 f"invalid {self.kind} name {name!r}: use a non-empty name without spaces"
@@ -61,6 +82,7 @@ class Registry(Generic[T]):
         return self._items[self._check(name)]
 
     def _check(self, name: str) -> str:
+        self.load()
         if name not in self._items:
             close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -71,19 +93,23 @@ class Registry(Generic[T]):
         return name
 
     def names(self) -> list[str]:
+        self.load()
         return sorted(self._items)
 
     def items(self) -> list[tuple[str, T]]:
+        self.load()
         return sorted(self._items.items())
 
     def __contains__(self, name: object) -> bool:
+        self.load()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self.load()
         return len(self._items)
 
     def __repr__(self) -> str:
-        return f"Registry({self.kind!r}, {len(self)} items)"
+        return f"Registry({self.kind!r}, {len(self._items)} items)"

@@ -19,8 +19,9 @@ made with `data.corruptions.apply_to_dataset`) are all the same kind of YAML fil
         aggregate: mean                 # or mean-over-corruption-severity
     sources: {my-val: ./val}            # sources of the other datasets (optional)
 
-Built-in suites live in ``imagenet_rib/suites/<name>.yaml``; `load_suite` takes a
-built-in name or a YAML path and registers the datasets the suite defines.
+Built-in suites live in ``imagenet_rib/suites/<name>.yaml``; plugins add theirs with
+`register_suite` (``docs/extending.md``). `load_suite` takes a suite name or a YAML path and
+registers the datasets the suite defines.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigBase, field
-from .errors import ConfigError, UnknownNameError
+from .errors import ConfigError, DuplicateNameError, UnknownNameError
+from .registry import Registry
 
 if TYPE_CHECKING:
     from .data.loading import SplitPart
@@ -160,6 +162,26 @@ def builtin_suites() -> list[str]:
     )
 
 
+def _load_plugin_suites() -> None:
+    from .data.specs import DATASETS
+
+    DATASETS.load()  # plugins register suites with their datasets (imagenet_rib.datasets)
+
+
+#: suites registered by plugins: name -> suite YAML path or mapping
+SUITES: Registry[Path | dict[str, Any]] = Registry("suite", loader=_load_plugin_suites)
+
+
+def register_suite(name: str, suite: str | Path | dict[str, Any]) -> None:
+    """Make `load_suite(name)` (and ``suite: name`` in a benchmark config) find `suite`, a
+    suite YAML path or mapping whose ``name:`` is `name`; a plugin's datasets module calls it."""
+    if name in builtin_suites():
+        raise DuplicateNameError(
+            f"suite {name!r} is built in; give the plugin's suite another name"
+        )
+    SUITES.register(name, dict(suite) if isinstance(suite, dict) else Path(suite))
+
+
 def _register_label_space(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -233,16 +255,22 @@ def load_suite(name_or_path: str | Path | SuiteConfig | dict[str, Any]) -> Suite
     if isinstance(name_or_path, dict):
         return suite_from_dict(name_or_path).register()
     path = Path(name_or_path)
+    if not path.suffix and not path.exists() and str(name_or_path) in SUITES:
+        suite = load_suite(SUITES.get(str(name_or_path)))
+        if suite.name != str(name_or_path):
+            raise ConfigError(f"suite registered as {str(name_or_path)!r} is named {suite.name!r}")
+        return suite
     if not path.suffix and not path.exists():
         resource = files(__package__) / "suites" / f"{name_or_path}.yaml"
         if not resource.is_file():
             import difflib
 
-            close = difflib.get_close_matches(str(name_or_path), builtin_suites(), n=3)
+            known = sorted(builtin_suites() + SUITES.names())
+            close = difflib.get_close_matches(str(name_or_path), known, n=3)
             hint = f" Did you mean {close}?" if close else ""
             raise UnknownNameError(
-                f"unknown suite {str(name_or_path)!r}.{hint} Built-in suites: "
-                f"{builtin_suites()}; or pass the path of a suite YAML file"
+                f"unknown suite {str(name_or_path)!r}.{hint} Suites: "
+                f"{known}; or pass the path of a suite YAML file"
             )
         return suite_from_dict(yaml.safe_load(resource.read_text())).register()
     if not path.is_file():

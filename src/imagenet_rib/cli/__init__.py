@@ -4,6 +4,10 @@ Each sub-command lives in its own module ``cli/<name>.py`` exposing
 ``add_parser(subparsers)``, which registers an `argparse` sub-parser and sets
 ``func=<callable(args) -> int>``. Modules are imported lazily only to build the parser;
 heavy libraries are imported inside the ``run`` functions so ``rib --help`` stays fast.
+
+``--plugin MODULE`` (repeatable, before or after the sub-command) is read before the parser
+is built, because plugins add to what the parser lists (``rib finetune --help`` names every
+method); see `imagenet_rib.plugins`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..errors import RIBError
 COMMANDS = (
     "demo",
     "datasets",
+    "methods",
     "finetune",
     "evaluate",
     "run",
@@ -29,31 +34,49 @@ COMMANDS = (
     "push",
     "leaderboard",
 )
+PLUGIN_HELP = (
+    "import MODULE first, so the methods, datasets and models it registers are available "
+    "(repeatable; may also follow the command; child processes inherit it through "
+    "IMAGENET_RIB_PLUGINS)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rib",
         description="ImageNet-RIB: measure how much robustness survives fine-tuning.",
+        allow_abbrev=False,  # `--plug x` must not pass for the --plugin `_plugin_args` reads
     )
     parser.add_argument("--version", action="version", version=f"imagenet-rib {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
     )
+    # parsed by `_plugin_args` before this parser exists; declared here for --help
+    parser.add_argument("--plugin", action="append", metavar="MODULE", help=PLUGIN_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"{__name__}.{name}":
-                continue  # command not available in this build
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return parser
 
 
+def _plugin_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split ``--plugin MODULE`` (anywhere) from the other arguments: (modules, the rest)."""
+    pre = argparse.ArgumentParser(prog="rib", add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
+    known, rest = pre.parse_known_args(argv)
+    return known.plugin, rest
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from ..plugins import use_plugins
+
+    modules, argv = _plugin_args(sys.argv[1:] if argv is None else list(argv))
+    try:
+        use_plugins(modules, origin="given by --plugin")
+        parser = build_parser()  # lists the methods: loads the registry and its plugins
+    except RIBError as err:
+        print(f"rib: error: {err}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],

@@ -48,14 +48,24 @@ def parse_method_config(items: list[str] | None) -> dict[str, Any]:
 
 
 def add_parser(subparsers) -> None:
+    from .methods import method_table
+
     p = subparsers.add_parser(
         "finetune",
         help="fine-tune one model with one method on one dataset",
         description=__doc__,
+        epilog="training methods (`rib methods NAME` shows their options):\n"
+        + method_table(("train",))
+        + "\nmethods `rib run` computes without training (not for --method here):\n"
+        + method_table(("derived", "none")),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, help="registered model name, local folder or Hub id")
-    p.add_argument("--method", required=True, help="method name (e.g. ft, lora, ewc, 'ewc+lwf')")
+    p.add_argument(
+        "--method",
+        required=True,
+        help="a training method listed below, or several joined by '+' (e.g. 'ft+ewc+lwf')",
+    )
     p.add_argument("--dataset", required=True, help="registered dataset to fine-tune on")
     p.add_argument("--output-dir", required=True, help="run folder")
     p.add_argument("--method-config", nargs="+", metavar="JSON|KEY=VALUE", help="method options")

@@ -106,7 +106,16 @@ class DatasetSpec:
         }
 
 
-DATASETS: Registry[DatasetSpec] = Registry("dataset")
+def _load_builtin() -> None:
+    """Register the built-in datasets, then the plugins (group ``imagenet_rib.datasets``)."""
+    from ..plugins import load_plugins
+    from . import imagenet  # noqa: F401
+    from .mini import specs  # noqa: F401
+
+    load_plugins("imagenet_rib.datasets")
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", loader=_load_builtin)
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
@@ -115,17 +124,4 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
-    _load_builtin()
     return DATASETS.get(name)
-
-
-def _load_builtin() -> None:
-    """Import the modules that register the built-in datasets (idempotent)."""
-    import importlib
-
-    for module in ("mini.specs", "imagenet"):
-        try:
-            importlib.import_module(f"{__package__}.{module}")
-        except ModuleNotFoundError as err:  # a registry module not present in this build
-            if err.name != f"{__package__}.{module}":
-                raise

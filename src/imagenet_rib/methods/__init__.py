@@ -1,7 +1,10 @@
-"""Fine-tuning methods: one small package per method, one registry (PROTOCOL.md section 6).
+"""Fine-tuning methods: one small package per method, one registry.
 
-``get_method(name)`` returns a `Method` (see `base.py` for the contract). Names joined by
-``+`` combine a training method with the regularisers of others, e.g. ``"ft+ewc+lwf"``
+``get_method(name)`` returns a `Method` (see `base.py` for the contract). Every subpackage
+of this package is one method that registers itself with ``@register_method``; the registry
+imports them all on its first lookup (nothing lists them a second time), then the plugins
+of the ``imagenet_rib.methods`` group (see `plugins.py`, ``docs/extending.md``). Names joined
+by ``+`` combine a training method with the regularisers of others, e.g. ``"ft+ewc+lwf"``
 (or ``"ewc+lwf"``): the first method prepares and finalizes the module, every part adds its
 regularisers; the combined config is ``{part name: part options}``.
 """
@@ -9,58 +12,76 @@ regularisers; the combined config is ``{part name: part options}``.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
+from ..errors import ConfigError
 from ..registry import Registry
-from .base import KINDS, Method, MethodConfig, Regulariser, SetupContext, Stage
+from .base import (
+    KINDS,
+    Anchor,
+    Method,
+    MethodConfig,
+    Regulariser,
+    SetupContext,
+    Stage,
+    head_prefix,
+    is_head,
+    set_trainable,
+)
 
 __all__ = [
     "KINDS",
     "METHODS",
+    "Anchor",
     "Method",
     "MethodConfig",
     "Regulariser",
     "SetupContext",
     "Stage",
+    "check_training_method",
     "get_method",
+    "head_prefix",
+    "is_head",
+    "method_names",
     "register_method",
+    "set_trainable",
 ]
 
-#: name -> Method instance
-METHODS: Registry[Method] = Registry("method")
 
-_BUILTIN = (
-    "pretrained",
-    "ft",
-    "linear_probe",
-    "lp_ft",
-    "lora",
-    "ewc",
-    "l2sp",
-    "lwf",
-    "wise_ft",
-    "soup",
-    "visual_prompt",
-)
-_loaded = False
+def _load_builtin() -> None:
+    """Import every method subpackage (each registers itself), then the plugins."""
+    from ..plugins import load_plugins
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.ispkg:
+            importlib.import_module(f"{__name__}.{info.name}")
+    load_plugins("imagenet_rib.methods")
+
+
+#: name -> Method instance
+METHODS: Registry[Method] = Registry("method", loader=_load_builtin)
 
 
 def register_method(cls: type[Method]) -> type[Method]:
     """Class decorator: register one instance of `cls` under ``cls.name``."""
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    if not cls.name or "+" in cls.name:
+        raise ConfigError(f"{where}: set `name` to a method name without '+'")
+    if cls.kind not in KINDS:
+        raise ConfigError(f"{where}.kind={cls.kind!r} is not one of {list(KINDS)}")
+    if not (isinstance(cls.Config, type) and issubclass(cls.Config, MethodConfig)):
+        raise ConfigError(f"{where}.Config must be a MethodConfig dataclass")
+    if not cls.description or "\n" in cls.description:
+        raise ConfigError(
+            f"{where}: set `description` to one line (shown by `rib methods` and "
+            f"`rib finetune --help`)"
+        )
     METHODS.register(cls.name, cls())
     return cls
 
 
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in _BUILTIN:
-            importlib.import_module(f"{__name__}.{module}")
-
-
 def get_method(name: str) -> Method:
     """The method registered as `name`, or a combination ``"a+b+..."`` (see module docstring)."""
-    _load_builtin()
     if "+" in name:
         from .combined import CombinedMethod
 
@@ -69,5 +90,23 @@ def get_method(name: str) -> Method:
 
 
 def method_names() -> list[str]:
-    _load_builtin()
     return METHODS.names()
+
+
+def check_training_method(owner: str, field_name: str, name: str) -> None:
+    """Raise `ConfigError` unless `name` is a registered training method (or a '+'
+    combination of them): what a derived method's `sources` may name."""
+    from ..errors import UnknownNameError
+
+    try:
+        kind = get_method(name).kind
+    except (UnknownNameError, ConfigError) as err:
+        raise ConfigError(
+            f"{owner}.{field_name}={name!r} is not a training method: {err}"
+        ) from None
+    if kind != "train":
+        known = sorted(n for n, m in METHODS.items() if m.kind == "train")
+        raise ConfigError(
+            f"{owner}.{field_name}={name!r} is a method of kind {kind!r}; name a training "
+            f"method (one of {known}, or a '+' combination)"
+        )

@@ -1,13 +1,15 @@
-"""The shared contract of every fine-tuning method (STYLE principle 3).
+"""The shared contract of every fine-tuning method.
 
 A `Method` turns a pretrained `LoadedModel` into a trainable module (`prepare`: freezing,
 peft wrapping, a prompter), may add `Regulariser`s to the task loss, and turns the trained
 module back into a plain classifier (`finalize`: merge LoRA, keep the prompt in a wrapper)
-that `evaluation.predict` and the run folder use. Its options are a validated `Config`
-dataclass. `kind` says how the benchmark obtains the method's models:
+that `evaluation.predict` and the run folder use. A wrapper `finalize` returns saves and
+reloads through the method's own `save_extra` / `load_extra`. Its options are a validated
+`Config` dataclass. `kind` says how the benchmark obtains the method's models:
 
 - ``"train"``: one fine-tuning run (possibly several `stages`, e.g. LP-FT);
-- ``"derived"``: computed from finished runs without training (WiSE-FT, soups);
+- ``"derived"``: computed from finished runs without training (WiSE-FT, soups); `sources`
+  names the runs it needs;
 - ``"none"``: the pretrained model itself (the baseline A_pre).
 
 A regulariser's penalty R is added to the cross-entropy of each optimizer step:
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config import ConfigBase
@@ -52,7 +55,6 @@ class SetupContext:
     loaded: LoadedModel
     split: SplitConfig
     seed: int = 0
-    batch_size: int = 64
 
 
 class Regulariser:
@@ -81,6 +83,62 @@ class Regulariser:
         raise NotImplementedError
 
 
+class Anchor(Regulariser):
+    """A weighted squared distance to the pretrained trainable parameters theta0:
+
+        R(theta) = lam * sum_k w_k (theta_k - theta0_k)^2
+
+    with w_k = `weight(name)` (None: 1). L2-SP uses w = 1; EWC the diagonal Fisher.
+    theta0 is snapshot at `setup`; theta0 and w are flattened once into (P,) vectors.
+    """
+
+    def __init__(self, lam: float) -> None:
+        self.lam = lam
+        self.theta0: dict = {}
+        self._flat_key: list[str] | None = None
+
+    def setup(self, model) -> None:
+        self._flat_key = None
+        self.theta0 = {
+            n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad
+        }
+
+    def weight(self, name: str):
+        """w_k of parameter `name` (a tensor of its shape), or None for 1."""
+        return None
+
+    def penalty(self, model, pixel_values, logits, reduce):
+        import torch
+
+        names, params = [], []
+        for name, p in model.named_parameters():
+            if name in self.theta0:
+                names.append(name)
+                params.append(p)
+        if not params:
+            return logits.new_zeros((), dtype=torch.float32)
+        if self._flat_key != names:  # flatten theta0 / weights once: (P,)
+            self._flat_key = names
+            self._ref = torch.cat([self.theta0[n].float().flatten() for n in names])
+            ws = [self.weight(n) for n in names]
+            self._w = (
+                None
+                if all(w is None for w in ws)
+                else torch.cat(
+                    [
+                        (
+                            torch.ones_like(self.theta0[n], dtype=torch.float32)
+                            if w is None
+                            else w.float()
+                        ).flatten()
+                        for n, w in zip(names, ws)
+                    ]
+                )
+            )
+        sq = (torch.cat([p.float().flatten() for p in params]) - self._ref).pow(2)  # (P,)
+        return self.lam * (sq.sum() if self._w is None else (self._w * sq).sum())
+
+
 @dataclass(frozen=True)
 class Stage:
     """One training stage: `method.prepare` with `config`, trained for `epochs` (None: TrainConfig's)."""
@@ -92,7 +150,8 @@ class Stage:
 
 
 class Method:
-    """Base class; subclasses set `name`, `kind`, `Config` and override what they change."""
+    """Base class; subclasses set `name`, `kind`, `Config`, a one-line `description` (shown by
+    ``rib methods`` and ``rib finetune --help``) and override what they change."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "train"
@@ -126,11 +185,33 @@ class Method:
     def stages(self, config: MethodConfig) -> list[Stage]:
         return [Stage(self.name, self, config)]
 
+    def sources(self, config: MethodConfig) -> tuple[str, ...]:
+        """Derived methods: the names of the runs `derive` uses (in the benchmark, labels of
+        training entries of the same config), e.g. ``("ft",)``; () for the other kinds."""
+        return ()
+
     def derive(
         self, pretrained: LoadedModel, runs: list[torch.nn.Module], config: MethodConfig
     ) -> list[tuple[str, torch.nn.Module]]:
         raise ConfigError(
             f"method {self.name!r} is of kind {self.kind!r}: it has no derived models"
+        )
+
+    def save_extra(
+        self, module: torch.nn.Module, folder: Path
+    ) -> tuple[torch.nn.Module, dict[str, Any]] | None:
+        """If `module` is a wrapper this method's `finalize` returns: write the wrapper's own
+        weights into `folder` and return (the wrapped classifier, JSON-able metadata that
+        `load_extra` needs); else None. `weights.save_module` asks every method."""
+        return None
+
+    def load_extra(
+        self, module: torch.nn.Module, folder: Path, meta: dict[str, Any]
+    ) -> torch.nn.Module:
+        """Rebuild the wrapper `save_extra` saved around the reloaded classifier `module`."""
+        raise ConfigError(
+            f"method {self.name!r} saves no wrapper, but {folder} records one of it; the run "
+            f"folder was written by another version of the method"
         )
 
 
@@ -145,10 +226,6 @@ def set_trainable(module: torch.nn.Module, keep: Callable[[str], bool]) -> list[
         if p.requires_grad:
             names.append(name)
     return names
-
-
-def trainable_names(module: torch.nn.Module) -> list[str]:
-    return [n for n, p in module.named_parameters() if p.requires_grad]
 
 
 def head_prefix(module: torch.nn.Module) -> str:

@@ -5,7 +5,8 @@ Interpolation and averaging act on floating-point entries of state dicts; intege
 
 - a transformers model (ViT, timm wrapper): ``save_pretrained`` (model.safetensors + config.json);
 - a torchvision wrapper: ``model.safetensors`` of the network + its architecture name;
-- a visual-prompt wrapper: the inner model as above + ``visual_prompt.safetensors``;
+- a method's own wrapper (e.g. the visual prompt): the wrapped model as above + the files
+  the method's `save_extra` writes (``wrapper`` in the metadata names the method);
 
 described by ``rib_model.json`` (kind, wrapper, transform, label space), so `load_module`
 rebuilds exactly what was saved (LoRA is merged before saving, never applied twice).
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     import torch
 
 MODEL_FILE = "rib_model.json"
-PROMPT_FILE = "visual_prompt.safetensors"
 
 
 def _check_same_keys(states: Sequence[Mapping[str, torch.Tensor]]) -> None:
@@ -95,21 +95,18 @@ def save_module(module: torch.nn.Module, folder: Path, info: dict[str, Any]) -> 
     from safetensors.torch import save_file
     from transformers import PreTrainedModel
 
-    from .visual_prompt.prompter import PromptedModel
+    from . import METHODS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     meta = dict(info)
-    if isinstance(module, PromptedModel):
-        p = module.prompter
-        save_file(
-            {k: v.detach().contiguous().cpu() for k, v in p.state_dict().items()},
-            str(folder / PROMPT_FILE),
-        )
-        meta["wrapper"] = {"type": "visual-prompt", "image_size": p.image_size, "width": p.width}
-        module = module.model
-    else:
-        meta["wrapper"] = None
+    meta["wrapper"] = None
+    for name, method in METHODS.items():  # the method whose finalize() built this wrapper
+        unwrapped = method.save_extra(module, folder)
+        if unwrapped is not None:
+            module, extra = unwrapped
+            meta["wrapper"] = {**extra, "type": name}
+            break
     if isinstance(module, PreTrainedModel):
         module.save_pretrained(folder)
         meta["format"] = "transformers"
@@ -123,7 +120,7 @@ def save_module(module: torch.nn.Module, folder: Path, info: dict[str, Any]) -> 
     else:
         raise ConfigError(
             f"cannot save a {type(module).__name__}: finalize() must return a transformers "
-            f"model, a torchvision wrapper or a prompt wrapper"
+            f"model, a torchvision wrapper, or a wrapper its method saves with save_extra()"
         )
     (folder / MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
 
@@ -144,10 +141,14 @@ def load_module(folder: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
         module = build_torchvision(meta["arch"], weights=None)
         module.net.load_state_dict(load_file(str(folder / "model.safetensors")))
     wrapper = meta.get("wrapper")
-    if wrapper and wrapper["type"] == "visual-prompt":
-        from .visual_prompt.prompter import PadPrompter, PromptedModel
+    if wrapper:
+        from . import METHODS
 
-        prompter = PadPrompter(wrapper["image_size"], wrapper["width"])
-        prompter.load_state_dict(load_file(str(folder / PROMPT_FILE)))
-        module = PromptedModel(prompter, module)
+        if wrapper["type"] not in METHODS:
+            raise ConfigError(
+                f"{folder} holds a model wrapped by method {wrapper['type']!r}, which is not "
+                f"registered; load the plugin that provides it (--plugin MODULE or "
+                f"IMAGENET_RIB_PLUGINS), known methods: {METHODS.names()}"
+            )
+        module = METHODS.get(wrapper["type"]).load_extra(module, folder, wrapper)
     return module.eval(), meta

@@ -1,7 +1,7 @@
 """Pretrained models by name: ``load_model(name)`` -> model + head + its own transform.
 
 Names resolve through the `MODELS` registry (Mini-RIB models, the paper's timm presets,
-torchvision ResNets); anything else is tried as a local folder or a Hub id of an
+torchvision ResNets, plugins' models: ``docs/extending.md``); anything else is tried as a local folder or a Hub id of an
 `AutoModelForImageClassification` checkpoint (``hf:<id>`` forces that path).
 """
 
@@ -52,8 +52,16 @@ class LoadedModel:
         }
 
 
+def _load_builtin() -> None:
+    """Register the built-in models, then the plugins (group ``imagenet_rib.models``)."""
+    from ..plugins import load_plugins
+    from . import mini, presets  # noqa: F401
+
+    load_plugins("imagenet_rib.models")
+
+
 #: name -> loader(**kwargs) -> LoadedModel
-MODELS: Registry[Callable[..., LoadedModel]] = Registry("model")
+MODELS: Registry[Callable[..., LoadedModel]] = Registry("model", loader=_load_builtin)
 
 
 def logits_of(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -62,20 +70,8 @@ def logits_of(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tenso
     return out if not hasattr(out, "logits") else out.logits
 
 
-def _load_builtin() -> None:
-    from . import mini  # noqa: F401
-
-    for module in ("presets",):
-        try:
-            __import__(f"{__name__}.{module}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{module}":
-                raise
-
-
 def load_model(name: str, **kwargs: Any) -> LoadedModel:
     """Load a model by registry name, local folder or Hub id (see module docstring)."""
-    _load_builtin()
     if name in MODELS:
         return MODELS.get(name)(**kwargs)
     from .hf import load_hf_model

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from ...errors import ConfigError
 from .. import register_method
-from ..base import Method
-from ..l2sp import Anchor
+from ..base import Anchor, Method
 from .config import DEFAULT_FISHER_DATASET, EWCConfig
 
 

@@ -17,6 +17,9 @@ class Soup(Method):
     Config = SoupConfig
     description = "uniform average of finished runs"
 
+    def sources(self, config: SoupConfig) -> tuple[str, ...]:
+        return config.ingredients
+
     def derive(self, pretrained, runs, config: SoupConfig):
         if not runs:
             raise ConfigError(

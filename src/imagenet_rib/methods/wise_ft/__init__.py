@@ -21,6 +21,9 @@ class WiseFT(Method):
     Config = WiseFTConfig
     description = "interpolation of pretrained and fine-tuned weights, alpha sweep"
 
+    def sources(self, config: WiseFTConfig) -> tuple[str, ...]:
+        return (config.base_method,)
+
     def derive(self, pretrained, runs, config: WiseFTConfig):
         if len(runs) != 1:
             raise ConfigError(
