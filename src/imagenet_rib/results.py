@@ -15,6 +15,11 @@ submitit jobs) on one machine may write concurrently, and a ``kill -9`` at any i
 leaves either the whole write or none of it. SQLite's locking is unreliable on network
 file systems (NFS, Lustre): on a cluster, give each job a local store and `merge` them,
 or put the store on a local disk of the node that runs the jobs.
+
+Opening never harms a file that is not a results store: a file that is not SQLite, or a
+SQLite database without this store's ``meta`` table, is refused before anything is written
+(no tables added, journal mode unchanged). ``ResultStore(path, read_only=True)`` is for
+readers (`rib report`): it needs no write permission and never writes.
 """
 
 from __future__ import annotations
@@ -74,14 +79,36 @@ def unpack_correct(n: int, bits: bytes) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n).astype(bool)
 
 
-def _fault_point(name: str) -> None:
-    """Tests set IMAGENET_RIB_FAULT=<name> to kill -9 the process here, mid-transaction."""
-    import os
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
-    if os.environ.get("IMAGENET_RIB_FAULT") == name:
-        import signal
 
-        os.kill(os.getpid(), signal.SIGKILL)
+def _probe(path: Path) -> str:
+    """``"new"`` (absent or empty), ``"store"`` (a results store) or why it is foreign.
+
+    Reads the file through a read-only connection: nothing is written to it.
+    """
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return "new"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as err:
+        return f"it cannot be read ({err})"
+    if head != _SQLITE_MAGIC:
+        return "it is not an SQLite database"
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = sorted(
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as err:
+        return f"SQLite cannot read it ({err})"
+    if "meta" not in tables or "records" not in tables:
+        return f"it is an SQLite database of something else (tables: {tables or 'none'})"
+    return "store"
 
 
 class ResultStore:
@@ -96,14 +123,32 @@ class ResultStore:
         store.export("leaderboard.parquet")
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self, path: str | Path, *, timeout: float = 120.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.read_only = read_only
         if self.path.exists() and self.path.is_dir():
             raise ConfigError(
                 f"results store path {self.path} is a folder; give a file path such "
                 f"as {self.path / 'results.sqlite'}"
             )
+        state = _probe(self.path)
+        if state == "new" and read_only:
+            raise ConfigError(
+                f"there is no results store at {self.path}; give the path of an existing "
+                f"results.sqlite (written by `rib run` or `rib evaluate --store`)"
+            )
+        if state not in ("new", "store"):
+            raise RIBError(
+                f"{self.path} is not an imagenet-rib results store: {state}. It was left "
+                f"untouched; give the path of a results store, or a new file path to create one"
+            )
+        if read_only:
+            with self._read() as con:
+                self._check_version(con)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._write() as con:
             for stmt in _schema():
@@ -111,24 +156,55 @@ class ResultStore:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise RIBError(
-                    f"{self.path} has results-store schema v{row[0]}, this library "
-                    f"reads v{SCHEMA_VERSION}; export it with the library version "
-                    f"that wrote it, or use a new store path"
-                )
+            self._check_version(con)
+
+    def _check_version(self, con: sqlite3.Connection) -> None:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise RIBError(
+                f"{self.path} has results-store schema "
+                f"{'v' + row[0] if row else 'without a version'}, this library reads "
+                f"v{SCHEMA_VERSION}; export it with the library version that wrote it, or use "
+                f"a new store path"
+            )
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         con = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = FULL")
         return con
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        try:
+            con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=self.timeout)
+            con.execute("SELECT 1 FROM meta LIMIT 1")
+        except sqlite3.OperationalError as err:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise RIBError(
+                    f"cannot read results store {self.path} ({err}): its write-ahead log "
+                    f"{wal.name} holds data that SQLite can only read from a writable folder; "
+                    f"copy the store and its -wal file to a writable folder and read the copy"
+                ) from err
+            # no log to replay (a cleanly closed store in a folder we cannot write): the
+            # file on disk is the whole database; read it without locking
+            con = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=self.timeout)
+        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        return con
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is committed, or none of it."""
+        if self.read_only:
+            raise RIBError(
+                f"results store {self.path} was opened read-only; open it with "
+                f"ResultStore(path) to write"
+            )
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -171,7 +247,6 @@ class ResultStore:
         )
         with self._write() as con:
             con.executemany(insert, [tuple(getattr(r, n) for n in names) for r in records])
-            _fault_point("store-add")
             for key, vec in (correct or {}).items():
                 n, bits = pack_correct(vec)
                 con.execute(
@@ -227,7 +302,7 @@ class ResultStore:
 
     def merge(self, other: str | Path | ResultStore) -> int:
         """Copy every record, correctness vector and done status of `other` into this store."""
-        other = other if isinstance(other, ResultStore) else ResultStore(other)
+        other = other if isinstance(other, ResultStore) else ResultStore(other, read_only=True)
         recs = other.records()
         correct = {r.key: other.correct(r.key) for r in recs}
         self.add(recs, {k: v for k, v in correct.items() if v is not None})

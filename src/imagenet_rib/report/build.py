@@ -227,5 +227,5 @@ def load_results(
         return df, None
     from ..results import ResultStore
 
-    store = ResultStore(path)
+    store = ResultStore(path, read_only=True)
     return store.to_dataframe(), store.correct
