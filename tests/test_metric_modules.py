@@ -1,4 +1,4 @@
-"""The `evaluate` modules in metrics/ load offline by local path and wrap the library exactly."""
+"""The shipped `evaluate` modules load offline by path (from any directory) and wrap the library."""
 
 from __future__ import annotations
 
@@ -13,27 +13,40 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from imagenet_rib import metrics  # noqa: E402
 from imagenet_rib.otdd import OTDDConfig, otdd  # noqa: E402
 from imagenet_rib.scores import bootstrap_rib, compute_rib  # noqa: E402
 
 evaluate = pytest.importorskip("evaluate")
-REPO = Path(__file__).resolve().parents[1]
 METRICS = ("rib", "otdd")
 
 
 @pytest.fixture()
-def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(REPO)  # so the documented `evaluate.load("metrics/<name>")` resolves
-    return REPO
+def elsewhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.chdir(tmp_path)  # the modules must not depend on the working directory
+    return tmp_path
+
+
+def _load(name: str, *args):
+    return evaluate.load(metrics.path(name), *args)
+
+
+def test_registry_lists_the_shipped_modules() -> None:
+    assert metrics.names() == sorted(METRICS)
+    for name in METRICS:
+        folder = Path(metrics.path(name))
+        assert (folder / f"{name}.py").is_file() and folder.is_relative_to(
+            Path(metrics.__file__).parent
+        )
 
 
 @pytest.mark.parametrize("name", METRICS)
-def test_module_loads_offline_and_has_a_card(name: str, in_repo: Path) -> None:
+def test_module_loads_offline_and_has_a_card(name: str, elsewhere: Path) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_EVALUATE_OFFLINE"] == "1"
-    module = evaluate.load(f"metrics/{name}")
+    module = _load(name)
     assert isinstance(module, evaluate.Metric)
     assert module.citation and module.inputs_description
-    card = (in_repo / "metrics" / name / "README.md").read_text()
+    card = (Path(metrics.path(name)) / "README.md").read_text()
     assert card.startswith("---\n") and "\n---\n" in card[4:]  # YAML front matter for a Space
     front = card.split("---")[1]
     for key in ("title:", "sdk:", "app_file: app.py", "tags:", "- evaluate", "- metric"):
@@ -41,7 +54,7 @@ def test_module_loads_offline_and_has_a_card(name: str, in_repo: Path) -> None:
     for section in ("## Metric Description", "## How to Use", "### Inputs", "### Output Values",
                     "## Limitations and Bias", "## Citation"):  # fmt: skip
         assert section in card, section
-    assert (in_repo / "metrics" / name / "app.py").exists()
+    assert (Path(metrics.path(name)) / "app.py").exists()
 
 
 PAPER_PRE = {
@@ -61,8 +74,8 @@ PAPER_POST = {
 SUITE = ["imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "objectnet"]
 
 
-def test_rib_accuracy_config_wraps_compute_rib(in_repo: Path) -> None:
-    rib = evaluate.load("metrics/rib")
+def test_rib_accuracy_config_wraps_compute_rib(elsewhere: Path) -> None:
+    rib = _load("rib")
     rows = list(PAPER_PRE)
     out = rib.compute(
         predictions=[PAPER_POST[j] for j in rows],
@@ -82,8 +95,8 @@ def test_rib_accuracy_config_wraps_compute_rib(in_repo: Path) -> None:
     assert out["in_task_gain"]["imagenet-r"] is None  # missing, not 0
 
 
-def test_rib_incremental_add_and_errors(in_repo: Path) -> None:
-    rib = evaluate.load("metrics/rib")
+def test_rib_incremental_add_and_errors(elsewhere: Path) -> None:
+    rib = _load("rib")
     for pred, ref, i, j in [
         (60.0, 50.0, "a", "b"),
         (40.0, 50.0, "b", "a"),
@@ -117,8 +130,8 @@ def test_rib_incremental_add_and_errors(in_repo: Path) -> None:
         )
 
 
-def test_rib_correctness_config_wraps_bootstrap(in_repo: Path) -> None:
-    rib = evaluate.load("metrics/rib", "correctness")
+def test_rib_correctness_config_wraps_bootstrap(elsewhere: Path) -> None:
+    rib = _load("rib", "correctness")
     rng = np.random.default_rng(0)
     pre = {"a": rng.random(120) < 0.5, "b": rng.random(90) < 0.6}
     post = {"a": {"b": rng.random(90) < 0.7}, "b": {"a": rng.random(120) < 0.4}}
@@ -137,8 +150,8 @@ def test_rib_correctness_config_wraps_bootstrap(in_repo: Path) -> None:
     assert out["intervals"]["mri"]["low"] <= out["mri"] <= out["intervals"]["mri"]["high"]
 
 
-def test_otdd_module_wraps_otdd(in_repo: Path) -> None:
-    module = evaluate.load("metrics/otdd")
+def test_otdd_module_wraps_otdd(elsewhere: Path) -> None:
+    module = _load("otdd")
     rng = np.random.default_rng(2)
     xa, ya = rng.normal(size=(60, 4)).astype(np.float32), rng.integers(0, 3, 60)
     xb, yb = (rng.normal(size=(50, 4)) + 0.5).astype(np.float32), rng.integers(0, 2, 50)

@@ -61,7 +61,9 @@ def _class_of(protocol, name: str) -> int:
 def test_rule_sizes_on_the_real_mapping(real_mapping):
     spec = get_dataset_spec("objectnet")
     space = imagenet_1k()
-    mom, first, paper = (spec.protocol(r) for r in ("max-over-mapped", "first-match", "paper-compat"))
+    mom, first, paper = (
+        spec.protocol(r) for r in ("max-over-mapped", "first-match", "paper-compat")
+    )
     assert mom.num_targets == first.num_targets == 113
     assert len({c for g in mom.groups for c in g}) == 125  # 113 targets over 125 ImageNet classes
     assert len({g[0] for g in first.groups}) == 113

@@ -110,13 +110,14 @@ def coerce_value(where: str, value: Any, tp: Any) -> Any:
                 return coerce_value(where, value, arm)
             except ConfigError as err:
                 errors.append(err)
-        raise errors[0] if len(arms) == 1 else ConfigError(
-            f"{where}={value!r} is not {' or '.join(_type_name(a) for a in arms)}"
+        raise (
+            errors[0]
+            if len(arms) == 1
+            else ConfigError(f"{where}={value!r} is not {' or '.join(_type_name(a) for a in arms)}")
         )
     if value is None:
         raise ConfigError(
-            f"{where} is empty (null); give {_type_name(tp)}, or remove the key to use "
-            "the default"
+            f"{where} is empty (null); give {_type_name(tp)}, or remove the key to use the default"
         )
     if origin is typing.Literal:
         if value not in args:
@@ -179,7 +180,7 @@ def coerce_value(where: str, value: Any, tp: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
     try:
         hints = typing.get_type_hints(cls)

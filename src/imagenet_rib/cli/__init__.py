@@ -17,7 +17,18 @@ from .. import __version__
 from ..errors import RIBError
 
 #: Sub-command modules, in the order ``rib --help`` lists them.
-COMMANDS = ("demo", "datasets", "finetune", "evaluate", "run", "report", "otdd", "card", "push")
+COMMANDS = (
+    "demo",
+    "datasets",
+    "finetune",
+    "evaluate",
+    "run",
+    "report",
+    "otdd",
+    "card",
+    "push",
+    "metrics",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,15 @@ if TYPE_CHECKING:
     import torch
 
 OBJECTNET_RULES = ("max-over-mapped", "first-match", "paper-compat")
+#: one line per ObjectNet rule, for listings and cards
+OBJECTNET_RULE_NOTES = {
+    "max-over-mapped": "logit of an ObjectNet class = max over the ImageNet classes it maps to "
+    "(WiSE-FT, CLIP benchmarks; the default)",
+    "first-match": "each ObjectNet class scored as the first ImageNet class its mapping names",
+    "paper-compat": "KNOWN DEFECT: the reference code's matching (105 classes instead of 113, "
+    "9 ObjectNet classes scored against the wrong ImageNet class); only to compare with the "
+    "published numbers, never a default",
+}
 
 
 @dataclass(frozen=True)

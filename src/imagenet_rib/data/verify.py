@@ -11,7 +11,9 @@ reports exactly what is missing, extra or wrong:
   the first-match class of its ``class_name``); row ids are unique;
 - checksums: every Parquet shard has the SHA-256 recorded at conversion, no shard is
   missing or unrecorded (local folders, and Hub repos through their LFS hashes); for the
-  Mini-RIB suite, the content hash of its build manifest.
+  Mini-RIB suite, the content hash of its build manifest;
+- readability: a truncated or damaged file (Arrow, Parquet, manifest) is reported as a
+  problem with the command that rebuilds it, never as a traceback.
 
 A report that is not ``ok`` makes ``rib datasets verify`` exit with status 1: an incomplete
 download (FLYP's ObjectNet numbers came from one) cannot go unnoticed.
@@ -118,6 +120,7 @@ class VerifyReport:
     label_mismatches: int = 0
     duplicate_ids: int = 0
     checksum_errors: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
     skipped_in_conversion: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -193,19 +196,48 @@ def _check_hub_shards(repo_id: str, manifest: dict, report: VerifyReport) -> Non
             )
 
 
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError)  # pyarrow's errors derive from these
+
+
+def _unreadable(what: str, err: Exception, report: VerifyReport | None, fix: str) -> None:
+    text = f"{what} is unreadable ({type(err).__name__}: {err}); {fix}"
+    if report is None:
+        raise DatasetError(text) from err
+    report.unreadable.append(text)
+
+
+def _empty_meta() -> RowMeta:
+    return RowMeta({c: [] for c in META_COLUMNS})
+
+
 def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMeta, dict | None]:
-    """Metadata columns + conversion manifest of a local folder or Hub dataset id."""
+    """Metadata columns + conversion manifest of a local folder or Hub dataset id.
+
+    A file that cannot be read is recorded in ``report.unreadable`` (its rows are missing
+    from the result), or raises `DatasetError` when no report is given.
+    """
     import json
 
     from .converters.engine import read_manifest
 
     path = Path(source)
+    rebuild = "re-convert it with `rib datasets build <name> --force`"
     if path.exists():
-        manifest = read_manifest(path)
+        try:
+            manifest = read_manifest(path)
+        except DatasetError as err:
+            if report is None:
+                raise
+            report.unreadable.append(str(err))
+            manifest = None
         if (path / "dataset_info.json").exists() or (path / "state.json").exists():
             import datasets
 
-            return RowMeta.from_dataset(datasets.load_from_disk(str(path))), manifest
+            try:
+                return RowMeta.from_dataset(datasets.load_from_disk(str(path))), manifest
+            except _READ_ERRORS as err:
+                _unreadable(f"the dataset at {path}", err, report, "rebuild or re-save it")
+                return _empty_meta(), manifest
         files = _parquet_files(path, manifest)
         if manifest is not None:  # read what load_dataset(path) reads: recorded AND foreign shards
             if report is not None:
@@ -217,7 +249,12 @@ def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMet
             )
         import pyarrow.parquet as pq
 
-        tables = [pq.read_table(f, columns=list(META_COLUMNS)) for f in files]
+        tables = []
+        for f in files:
+            try:
+                tables.append(pq.read_table(f, columns=list(META_COLUMNS)))
+            except _READ_ERRORS as err:
+                _unreadable(f"shard {f.relative_to(path).as_posix()}", err, report, rebuild)
         return RowMeta(
             {c: [v for t in tables for v in t.column(c).to_pylist()] for c in META_COLUMNS}
         ), manifest
@@ -343,15 +380,24 @@ def _verify_mini(spec: DatasetSpec, expected: Expected, seed: int) -> VerifyRepo
     if not manifest_path.is_file():
         report.problems.append("the Mini-RIB suite is not built; run `rib datasets build mini-rib`")
         return report
-    entry = json.loads(manifest_path.read_text())["datasets"].get(spec.name)
-    ds = datasets.load_from_disk(str(root / spec.name))
-    check_rows(RowMeta.from_dataset(ds), spec, expected, report)
-    if entry is None:
+    rebuild = "rebuild with `rib datasets build mini-rib --force`"
+    try:
+        entry = json.loads(manifest_path.read_text())["datasets"].get(spec.name)
+        ds = datasets.load_from_disk(str(root / spec.name))
+        meta = RowMeta.from_dataset(ds)
+        digest = content_hash(ds)
+    except (*_READ_ERRORS, json.JSONDecodeError) as err:
         report.problems.append(
-            f"{spec.name} is not in {manifest_path}; rebuild with `rib datasets build mini-rib --force`"
+            f"the cached {spec.name} is unreadable ({type(err).__name__}: {err}); {rebuild}"
         )
-    elif entry["num_rows"] != len(ds) or entry["sha256"] != content_hash(ds):
-        report.checksum_errors.append(f"content hash of {spec.name} differs from {manifest_path}")
+        return report
+    check_rows(meta, spec, expected, report)
+    if entry is None:
+        report.problems.append(f"{spec.name} is not in {manifest_path}; {rebuild}")
+    elif entry["num_rows"] != len(ds) or entry["sha256"] != digest:
+        report.checksum_errors.append(
+            f"content hash of {spec.name} differs from {manifest_path} (damaged cache); {rebuild}"
+        )
     report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
     return report
 
@@ -396,6 +442,7 @@ def verify(
                 for c, s in zip(meta["corruption"], meta["severity"])
             ]
         )
+    report.problems.extend(report.unreadable)
     check_rows(meta, spec, expected or expected_for(spec), report)
     report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
     if manifest is not None:
