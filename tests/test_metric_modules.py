@@ -13,6 +13,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from fake_hub import fake_hub  # noqa: E402, F401  (the `fake_hub` fixture)
 from imagenet_rib import metrics  # noqa: E402
 from imagenet_rib.otdd import OTDDConfig, otdd  # noqa: E402
 from imagenet_rib.scores import bootstrap_rib, compute_rib  # noqa: E402
@@ -174,3 +175,69 @@ def test_otdd_module_wraps_otdd(elsewhere: Path) -> None:
     with pytest.raises(ValueError, match="exactly two distinct values"):
         module.compute(features=[[0.0]] * 6, labels=[0] * 6, dataset=["a", "a", "b", "b", "c", "c"])
     assert not math.isnan(out["diagnostics"]["mean_feature_cost"])
+
+
+@pytest.mark.slow
+def test_modules_load_from_any_working_directory_in_a_fresh_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import evaluate\n"
+        "from imagenet_rib import metrics\n"
+        "rib = evaluate.load(metrics.path('rib'))\n"
+        "out = rib.compute(predictions=[60.0, 40.0], references=[50.0, 50.0],\n"
+        "                  finetune_set=['a', 'b'], eval_set=['b', 'a'])\n"
+        "otdd = evaluate.load(metrics.path('otdd'))\n"
+        "x = [[0.0], [0.2], [1.0], [1.2]]\n"
+        "d = otdd.compute(features=x + x, labels=[0, 0, 1, 1] * 2, dataset=['x'] * 4 + ['y'] * 4,\n"
+        "                 outer='exact')\n"
+        "print(out['mri'], round(d['otdd'], 9))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0.0", "0.0"]  # (+10 - 10) / 2; identical datasets
+    assert list(tmp_path.iterdir()) == []  # nothing written to the working directory
+
+
+def test_rib_scale_option_and_integer_correctness(elsewhere: Path) -> None:
+    rib = _load("rib")
+    rows = dict(finetune_set=["a", "b"], eval_set=["b", "a"], suite=["a", "b"])
+    frac = rib.compute(predictions=[0.6, 0.4], references=[0.5, 0.5], scale="fraction", **rows)
+    pct = rib.compute(predictions=[60.0, 40.0], references=[50.0, 50.0], **rows)
+    assert frac == pct and frac["ri"] == {"a": pytest.approx(10.0), "b": pytest.approx(-10.0)}
+    tiny = rib.compute(predictions=[0.4, 0.2], references=[0.5, 0.1], scale="percent", **rows)
+    assert tiny["ri"]["a"] == pytest.approx(-0.1)  # real sub-1 % accuracies, trusted
+    correctness = _load("rib", "correctness")
+    as_int = correctness.compute(
+        predictions=[[1, 0, 1, 1], [0, 0, 1]],
+        references=[[1, 1, 0, 0], [1, 0, 1]],
+        n_boot=50,
+        **rows,
+    )
+    as_bool = correctness.compute(
+        predictions=[[True, False, True, True], [False, False, True]],
+        references=[[True, True, False, False], [True, False, True]],
+        n_boot=50,
+        **rows,
+    )
+    assert as_int == as_bool
+
+
+@pytest.mark.hub
+def test_rib_metrics_push_publishes_spaces(fake_hub, capsys) -> None:  # noqa: F811
+    from imagenet_rib.cli import main
+
+    assert main(["metrics", "push", "--namespace", "my-org"]) == 0
+    out = capsys.readouterr().out
+    for name in METRICS:
+        files = fake_hub.files("space", f"my-org/{name}")
+        folder = Path(metrics.path(name))
+        for fname in (f"{name}.py", "README.md", "app.py", "requirements.txt"):
+            assert files[fname] == (folder / fname).read_bytes(), (name, fname)
+        assert f"pushed {name} to my-org/{name}" in out
+    assert main(["metrics", "push", "--namespace", "my-org", "--metric", "ribb"]) == 2
+    assert "unknown metric 'ribb'. Did you mean 'rib'?" in capsys.readouterr().err

@@ -170,3 +170,53 @@ def test_kill_9_mid_write_keeps_whole_transactions(tmp_path):
         assert store.correct(r.key) is not None
     assert all(n == 50 for n in by_run.values())
     assert set(by_run) == {k for k, v in runs.items() if v["status"] == "done"}
+
+
+def _files(folder) -> dict:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_read_only_store_reads_everything_and_changes_nothing(tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = ResultStore(path)
+    rec = make_record()
+    store.add([rec], {rec.key: np.array([1, 0, 1], bool)}, done=("r0", {"s": 1}))
+    del store
+    before = _files(tmp_path)
+    reader = ResultStore(path, read_only=True)
+    assert reader.records() == [rec] and reader.is_done("r0") and len(reader) == 1
+    assert reader.correct(rec.key).tolist() == [True, False, True]
+    assert _files(tmp_path) == before  # no -wal/-shm left behind, no byte changed
+
+
+def test_report_reads_a_store_without_writing_it(tmp_path):
+    from imagenet_rib.report import load_results
+
+    path = tmp_path / "r.sqlite"
+    ResultStore(path).add([make_record()])
+    before = _files(tmp_path)
+    df, correct = load_results(path)
+    assert len(df) == 1 and correct(make_record().key) is None
+    assert _files(tmp_path) == before
+
+
+def test_opening_a_foreign_sqlite_file_leaves_it_untouched(tmp_path):
+    import sqlite3
+
+    from imagenet_rib.errors import RIBError
+
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    before = _files(tmp_path)
+    for read_only in (False, True):
+        with pytest.raises(RIBError, match="not an imagenet-rib results store"):
+            ResultStore(path, read_only=read_only)
+    assert _files(tmp_path) == before
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # never switched to WAL
+    con.close()

@@ -238,7 +238,8 @@ def read_yaml(path: str | Path, *, what: str) -> Any:
 
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        with path.open(encoding="utf-8") as f:  # a stream, so errors name the file
+            return yaml.safe_load(f)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(
             f"{what} {path} cannot be parsed ({type(err).__name__}: {err}); fix the syntax "

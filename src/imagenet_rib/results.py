@@ -111,6 +111,41 @@ def _probe(path: Path) -> str:
     return "store"
 
 
+def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that never writes `path` (and needs no write permission).
+
+    Where the folder is writable, a ``query_only`` connection: it refuses every write
+    statement, and on close SQLite removes the ``-wal``/``-shm`` companions it created, so
+    nothing is left behind. Elsewhere a ``mode=ro`` connection (which needs an existing
+    write-ahead log to be readable), else the file as it is on disk.
+    """
+    uri = path.resolve().as_uri()
+    try:
+        con = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=timeout)
+        con.execute("PRAGMA query_only = ON")
+        con.execute("SELECT 1 FROM meta LIMIT 1")
+        con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        return con
+    except sqlite3.OperationalError:
+        pass  # no write permission on the file or its folder
+    try:
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
+        con.execute("SELECT 1 FROM meta LIMIT 1")
+    except sqlite3.OperationalError as err:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise RIBError(
+                f"cannot read results store {path} ({err}): its write-ahead log {wal.name} "
+                f"holds data that SQLite can only read from a writable folder; copy the store "
+                f"and its -wal file to a writable folder and read the copy"
+            ) from err
+        # no log to replay (a cleanly closed store in a folder we cannot write): the file on
+        # disk is the whole database; read it without locking
+        con = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout)
+    con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return con
+
+
 class ResultStore:
     """A crash- and concurrency-safe store of `ResultRecord`s (see module docstring).
 
@@ -145,9 +180,13 @@ class ResultStore:
                 f"{self.path} is not an imagenet-rib results store: {state}. It was left "
                 f"untouched; give the path of a results store, or a new file path to create one"
             )
-        if read_only:
-            with self._read() as con:
+        if state == "store":  # an older or newer store is refused before anything is written
+            con = _open_read_only(self.path, timeout)
+            try:
                 self._check_version(con)
+            finally:
+                con.close()
+        if read_only:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._write() as con:
@@ -171,30 +210,11 @@ class ResultStore:
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         if self.read_only:
-            return self._connect_read_only()
+            return _open_read_only(self.path, self.timeout)
         con = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = FULL")
-        return con
-
-    def _connect_read_only(self) -> sqlite3.Connection:
-        uri = self.path.resolve().as_uri()
-        try:
-            con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=self.timeout)
-            con.execute("SELECT 1 FROM meta LIMIT 1")
-        except sqlite3.OperationalError as err:
-            wal = self.path.with_name(self.path.name + "-wal")
-            if wal.exists() and wal.stat().st_size > 0:
-                raise RIBError(
-                    f"cannot read results store {self.path} ({err}): its write-ahead log "
-                    f"{wal.name} holds data that SQLite can only read from a writable folder; "
-                    f"copy the store and its -wal file to a writable folder and read the copy"
-                ) from err
-            # no log to replay (a cleanly closed store in a folder we cannot write): the
-            # file on disk is the whole database; read it without locking
-            con = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=self.timeout)
-        con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         return con
 
     @contextlib.contextmanager

@@ -193,9 +193,11 @@ def builtin_suites() -> list[str]:
 
 
 def _register_label_space(value: Any) -> str:
-    if isinstance(value, str):
-        return value
     from .data.labels import LABEL_SPACES, LabelSpace
+
+    if isinstance(value, str):
+        LABEL_SPACES.get(value)  # an unknown name raises, listing close matches
+        return value
 
     if not isinstance(value, dict) or "name" not in value or "classes" not in value:
         raise ConfigError(

@@ -43,6 +43,7 @@ def check_class_names(
     """Refuse a head whose class names (logit order) disagree with label space `space_name`.
 
     Raises `ConfigError` naming the first disagreeing logits, unless `allow` (then warns).
+    A head of another size is left to the label protocol, which refuses it when used.
     """
     from ..data.labels import get_label_space
 
@@ -53,8 +54,8 @@ def check_class_names(
         "load_model (CLI: --allow-label-mismatch)"
     )
     if len(names) != space.num_classes:
-        problem = f"has {len(names)} outputs but label space {space.name!r} has {space.num_classes}"
-    elif all(_GENERIC.match(n) for n in names):
+        return  # a head of another size is refused by the label protocol ("10-way head")
+    if all(_GENERIC.match(n) for n in names):
         problem = (
             f"names its classes generically ({names[0]!r}, {names[1 % len(names)]!r}, ...), so "
             f"which logit is which class of {space.name!r} is unknown"
