@@ -11,8 +11,8 @@ and checks:
 - every file under the working directory is byte-identical before and after, and no file
   was added or removed ("nothing lost, nothing half-written").
 
-To add a case, append a `Case` to `CASES` (or to a section list below); `setup` and `run`
-/ `argv` receive the working directory as a `Path`.
+To add a case, append a `Case` to `CASES` (or to a section list below); `setup`, `env`
+and `run` / `argv` receive the working directory as a `Path`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Case:
     error: type[BaseException] = RIBError
     exit_code: int = 2
     setup: Callable[[Path], Any] | None = None
+    env: Callable[[Path], dict[str, str]] | None = None  # environment variables for the run
     marks: tuple[Any, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -626,19 +627,10 @@ STORE_CASES = [
 
 
 def _load_mini(d: Path) -> None:
-    import os
-
     from imagenet_rib.data import loading
 
-    old = os.environ.get("IMAGENET_RIB_CACHE")
-    os.environ["IMAGENET_RIB_CACHE"] = str(d / "cache")
-    try:
-        loading._MINI_CHECKED.pop("mini-v2", None)
-        loading.load_rib_dataset("mini-v2")
-    finally:
-        os.environ.pop("IMAGENET_RIB_CACHE")
-        if old is not None:
-            os.environ["IMAGENET_RIB_CACHE"] = old
+    loading._MINI_CHECKED.pop("mini-v2", None)  # forget an earlier check in this process
+    loading.load_rib_dataset("mini-v2")
 
 
 CACHE_CASES = [
@@ -648,6 +640,15 @@ CACHE_CASES = [
         run=_load_mini,
         error=CacheError,
         setup=lambda d: fake_mini_cache(d, flip=True),
+        env=lambda d: {"IMAGENET_RIB_CACHE": str(d / "cache")},
+    ),
+    Case(
+        "verify-damaged-mini-cache",
+        r"mini-v2 .*WRONG.*content hash of mini-v2 differs .*rib datasets build mini-rib --force",
+        argv=lambda d: ["datasets", "verify", "mini-v2", "--expected-images", "12"],
+        exit_code=1,
+        setup=lambda d: fake_mini_cache(d, flip=True),
+        env=lambda d: {"IMAGENET_RIB_CACHE": str(d / "cache")},
     ),
     Case(
         "verify-truncated-parquet-shard",
@@ -796,6 +797,13 @@ METRIC_CASES = [
         error=ScoreInputError,
     ),
     Case(
+        "otdd-function-zero-dimensional-features",
+        r"features a must be an \(n, d\) array with n, d >= 1, got shape \(4, 0\)",
+        run=lambda d: __import__("imagenet_rib.otdd").otdd.otdd(
+            np.zeros((4, 0)), np.array([0, 0, 1, 1]), np.zeros((4, 0)), np.array([0, 0, 1, 1])
+        ),
+    ),
+    Case(
         "otdd-nan-features",
         r"features contain NaN or infinite values",
         run=lambda d: otdd_metric().compute(
@@ -875,6 +883,8 @@ def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.delenv("IMAGENET_RIB_DATA_DIR", raising=False)
     if case.setup is not None:
         case.setup(tmp_path)
+    for key, value in (case.env(tmp_path) if case.env else {}).items():
+        monkeypatch.setenv(key, value)
     capsys.readouterr()
     before = snapshot(tmp_path)
     if case.argv is not None:

@@ -113,3 +113,15 @@ def test_paper_compat_is_never_a_default():
     assert get_dataset_spec("objectnet").default_rule == "max-over-mapped"
     with pytest.raises(ConfigError, match="known defect"):
         DatasetSpec("x", "imagenet-1k", "x", objectnet_mapping=dict, default_rule="paper-compat")
+
+
+def test_datasets_list_labels_paper_compat_a_known_defect(capsys):
+    from imagenet_rib.cli import main
+
+    assert main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    (line,) = [ln for ln in out.splitlines() if ln.strip().startswith("paper-compat")]
+    assert "KNOWN DEFECT" in line and "105 classes instead of 113" in line
+    assert main(["datasets", "list", "--json"]) == 0
+    entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert "KNOWN DEFECT" in entries["objectnet"]["objectnet_rules"]["paper-compat"]

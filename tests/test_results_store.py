@@ -157,7 +157,12 @@ def test_kill_9_mid_write_keeps_whole_transactions(tmp_path):
     rng = np.random.default_rng(0)
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-c", script])
-        time.sleep(1.5 + rng.random())
+        start, written = time.time(), len(ResultStore(path, read_only=True))
+        # kill it while it writes: once it has started (imports can take seconds on a
+        # loaded machine), at a random instant
+        while len(ResultStore(path, read_only=True)) == written and time.time() - start < 120:
+            time.sleep(0.05)
+        time.sleep(rng.random())
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     store = ResultStore(path)
@@ -220,3 +225,28 @@ def test_opening_a_foreign_sqlite_file_leaves_it_untouched(tmp_path):
     con = sqlite3.connect(path)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # never switched to WAL
     con.close()
+
+
+@pytest.mark.parametrize("refused", [("mode=rw",), ("mode=rw", "mode=ro")])
+def test_read_only_store_in_a_folder_that_cannot_be_written(tmp_path, monkeypatch, refused):
+    """Without write permission (simulated: those opens fail) the store is still read, from
+    a ``mode=ro`` connection or, failing that, from the file as it is on disk."""
+    import hashlib
+    import sqlite3
+
+    from imagenet_rib import results
+
+    path = tmp_path / "r.sqlite"
+    ResultStore(path).add([make_record(acc=12.5)])
+    real = sqlite3.connect
+
+    def no_write(target, *args, **kwargs):
+        if any(flag in str(target) for flag in refused):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(results.sqlite3, "connect", no_write)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    reader = ResultStore(path, read_only=True)
+    assert [r.accuracy for r in reader.records()] == [12.5]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest

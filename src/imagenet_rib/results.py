@@ -96,16 +96,21 @@ def _probe(path: Path) -> str:
         return f"it cannot be read ({err})"
     if head != _SQLITE_MAGIC:
         return "it is not an SQLite database"
-    try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    tables: list[str] | None = None
+    # mode=ro writes nothing; a WAL database in a folder we cannot write needs immutable=1
+    for flags in ("mode=ro", "immutable=1"):
         try:
-            tables = sorted(
-                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            )
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as err:
-        return f"SQLite cannot read it ({err})"
+            con = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+            try:
+                rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                tables = sorted(r[0] for r in rows)
+            finally:
+                con.close()
+            break
+        except sqlite3.DatabaseError as err:
+            problem = f"SQLite cannot read it ({err})"
+    if tables is None:
+        return problem
     if "meta" not in tables or "records" not in tables:
         return f"it is an SQLite database of something else (tables: {tables or 'none'})"
     return "store"
