@@ -142,7 +142,7 @@ class SuiteConfig(ConfigBase):
             )
             _DEFINED[name] = full
         for name in self.eval_datasets:
-            if name not in DATASETS and not is_registered(name):
+            if not is_registered(name):
                 raise _not_defined(self.name, name)
             spec = get_dataset_spec(name)
             if spec.label_space != self.label_space:
