@@ -326,7 +326,7 @@ CONFIG_CASES = [
     ),
     Case(
         "models-mapping",
-        "BenchmarkConfig.models=.* must be a list of a string",
+        "BenchmarkConfig.models=.* must be a list of strings",
         run=load_bench,
         error=ConfigError,
         setup=lambda d: bench_yaml(d, "models: {a: b}\n"),

@@ -45,7 +45,7 @@ def test_coerce_value(value, tp, expected):
         (2.5, int, "must be an integer"),
         ([1], str, "must be a string"),
         ("maybe", bool, "must be true or false"),
-        ({"a": 1}, tuple[str, ...], "must be a list of a string"),
+        ({"a": 1}, tuple[str, ...], "must be a list of strings"),
         (["a"], tuple[int, ...], r"Cfg.key\[0\]='a' must be an integer"),
         (["a"], dict[str, int], "must be a mapping"),
         (None, int, "is empty"),

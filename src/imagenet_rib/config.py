@@ -74,18 +74,19 @@ _INT = re.compile(r"^[+-]?\d+$")
 _SCALARS = (str, int, float, bool)
 
 
+_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_PLURALS = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
+
+
 def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (list, tuple):
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        return f"a list of {_type_name(args[0]) if args else 'values'}"
-    if origin in (dict, Mapping):
-        args = typing.get_args(tp)
-        return f"a mapping of {_type_name(args[1]) if args else 'values'}"
+    origin, args = typing.get_origin(tp), [a for a in typing.get_args(tp) if a is not Ellipsis]
+    if origin in (list, tuple, dict, Mapping):
+        item = args[-1] if args else Any
+        kind = "a list" if origin in (list, tuple) else "a mapping"
+        return f"{kind} of {_PLURALS.get(item, 'values')}"
     if origin is typing.Literal:
-        return f"one of {list(typing.get_args(tp))}"
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
-    return names.get(tp, getattr(tp, "__name__", str(tp)))
+        return f"one of {args}"
+    return _NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 def coerce_value(where: str, value: Any, tp: Any) -> Any:
