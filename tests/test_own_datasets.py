@@ -97,24 +97,24 @@ def test_imagefolder_suite_scores_like_the_original_rows(tmp_path):
 
 
 @pytest.mark.slow
-def test_imagefolder_mini_sketch_scores_like_the_builtin_dataset(tmp_path):
+def test_imagefolder_mini_val_scores_like_the_builtin_dataset(tmp_path):
     """The acceptance check on the real Mini-RIB suite and model (builds and trains them)."""
     from imagenet_rib.data.loading import load_rib_dataset, load_split
     from imagenet_rib.evaluation import evaluate_split
     from imagenet_rib.models import load_model
     from imagenet_rib.suites import load_suite
 
-    write_imagefolder(load_rib_dataset("mini-sketch"), tmp_path / "sketch")
+    write_imagefolder(load_rib_dataset("mini-val"), tmp_path / "val")
     (tmp_path / "suite.yaml").write_text(
-        "name: sketch-copy\nlabel_space: mini-digits\ndatasets:\n"
-        "  - mini-sketch\n  - {name: my-sketch-tree, source: ./sketch}\n"
+        "name: val-copy\nlabel_space: mini-digits\ndatasets:\n"
+        "  - mini-val\n  - {name: my-val-tree, source: ./val}\n"
     )
     suite = load_suite(tmp_path / "suite.yaml")
     model = load_model("mini-vit-clean")
-    builtin = evaluate_split(model.model, model.transform, load_split("mini-sketch", "test", ALL))
-    mine = evaluate_split(model.model, model.transform, suite.part("my-sketch-tree", "test", ALL))
-    assert mine.accuracy == builtin.accuracy and mine.num_images == builtin.num_images == 400
-    assert builtin.accuracy > 20.0  # far above chance: a label mix-up would show
+    builtin = evaluate_split(model.model, model.transform, load_split("mini-val", "test", ALL))
+    mine = evaluate_split(model.model, model.transform, suite.part("my-val-tree", "test", ALL))
+    assert mine.accuracy == builtin.accuracy and mine.num_images == builtin.num_images == 500
+    assert builtin.accuracy > 80.0  # far above chance (10 %): a label mix-up would show
 
 
 def test_class_names_resolve_by_wnid_lemma_or_unique_part():
