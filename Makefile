@@ -43,8 +43,8 @@ test-all: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests scripts metrics
-	$(VENV)/bin/ruff format --check src tests scripts metrics
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
 
 clean-env:
 	rm -rf $(VENV)

@@ -105,20 +105,19 @@ def _lemma(wnid: str) -> str:
     return space().lemmas[space().index[wnid]]
 
 
-def paper_compat_index(mapping_value: str) -> int | None:
-    """The reference code's match (short names, last duplicate wins); None if no match."""
-    short = {}
-    for i, lemma in enumerate(space().lemmas):
-        short[lemma.split(", ")[0]] = i
-    return short.get(mapping_value.split(", ")[0].split("; ")[0].strip())
+#: The reference code's ids for the classes of `objectnet_tree` (see data/paper_compat.py):
+#: "analog clock" is its short name 409; Chair's mapping contains "," so it is split on ", ",
+#: no part is a short name, and it silently reuses the previous folder's id (Alarm clock's);
+#: "maillot, tank suit" splits to "tank suit" = 639.
+PAPER_COMPAT_IDS = {"Alarm clock": 409, "Chair": 409, "Swimming suit": 639}
 
 
 def objectnet_tree(root: Path, per_class: int = 2, seed: int = 2, border: int = 2) -> Tree:
     """``objectnet-1.0/images/<folder>/*.png`` (RGBA, red border) + ``mappings/*.json``.
 
     Classes: one mapped to a single ImageNet class, one to THREE (max-over-mapped and
-    first-match differ), one mapped to "maillot" (a duplicated short name: paper-compat
-    scores it as the other maillot), and one class absent from the ImageNet mapping (dropped).
+    first-match differ; paper-compat reuses the previous folder's class for it), one
+    mapped to "maillot, tank suit", and one class absent from the ImageNet mapping (dropped).
     """
     rng = np.random.default_rng(seed)
     sp = space()
@@ -127,7 +126,7 @@ def objectnet_tree(root: Path, per_class: int = 2, seed: int = 2, border: int = 
     mapping = {
         "Alarm clock": _lemma("n02708093"),  # analog clock
         "Chair": "; ".join(_lemma(w) for w in chairs),
-        "Swimming suit": "maillot",
+        "Swimming suit": _lemma("n03710721"),  # maillot, tank suit
     }
     folders = {
         "alarm_clock": "Alarm clock",
@@ -146,7 +145,7 @@ def objectnet_tree(root: Path, per_class: int = 2, seed: int = 2, border: int = 
         groups[on_class] = {
             "max-over-mapped": tuple(idx),
             "first-match": (idx[0],),
-            "paper-compat": (paper_compat_index(value),),
+            "paper-compat": (PAPER_COMPAT_IDS[on_class],),
         }
     tree.extra["groups"] = groups
     for folder, on_class in folders.items():

@@ -106,3 +106,39 @@ def test_method_parameter_names_on_timm_and_torchvision_models():
     resnet = TorchvisionClassifier("resnet18", torchvision.models.resnet18(weights=None))
     assert head_prefix(resnet) == "net.fc"
     assert not any(is_paper_extra(n) for n, _ in resnet.named_parameters())
+
+
+def test_head_class_names_are_checked_against_the_label_space(tmp_path, caplog):
+    import torchvision
+
+    from imagenet_rib.data.labels import MINI_DIGITS, imagenet_1k
+    from imagenet_rib.errors import ConfigError
+    from imagenet_rib.models.hf import check_class_names
+
+    space = imagenet_1k()
+    cats = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+    for names in (space.wnids, space.lemmas, cats):  # wnids, lemmas, torchvision short names
+        check_class_names(names, "imagenet-1k", model="m")
+    with pytest.raises(ConfigError, match="logit 0 is 'goldfish' but class 0 is 'n01440764'"):
+        check_class_names(cats[1:] + cats[:1], "imagenet-1k", model="m")
+    check_class_names(list(reversed(MINI_DIGITS.wnids)), "mini-digits", model="m", allow=True)
+    assert "accepted because allow_label_mismatch=True" in caplog.text
+
+
+def test_shuffled_head_loads_only_with_the_explicit_override(tmp_path):
+    from transformers import ViTForImageClassification
+
+    from imagenet_rib.data.labels import MINI_DIGITS
+    from imagenet_rib.errors import ConfigError
+    from imagenet_rib.models.mini import image_processor, vit_config
+
+    names = list(reversed(MINI_DIGITS.wnids))
+    config = vit_config(hidden_size=16, num_hidden_layers=1, intermediate_size=16)
+    config.id2label = dict(enumerate(names))
+    config.label2id = {n: i for i, n in enumerate(names)}
+    ViTForImageClassification(config).save_pretrained(tmp_path / "m")
+    image_processor().save_pretrained(tmp_path / "m")
+    with pytest.raises(ConfigError, match="disagrees with label space 'mini-digits'"):
+        load_model(str(tmp_path / "m"))
+    loaded = load_model(str(tmp_path / "m"), allow_label_mismatch=True)
+    assert loaded.label_space == "mini-digits"

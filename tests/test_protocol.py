@@ -56,12 +56,27 @@ def test_objectnet_unknown_lemma_raises():
         objectnet_protocol(SPACE, MAPPING, "best-guess")
 
 
-def test_paper_compat_reuses_previous_id():
-    mapping = {"a_thing": "apple, pome", "b_thing": "unknown thing; bear", "c_thing": "dog"}
+def test_paper_compat_follows_the_reference_matching():
+    mapping = {
+        "a_thing": "apple, pome",  # "," -> split on ", ": "apple" is a short name
+        "b_thing": "unknown, thing; bear",  # "," -> ["unknown", "thing; bear"]: no match
+        "c_thing": "dog",  # no separator: the whole value
+        "d_thing": "unknown thing; bear",  # no "," -> split on "; ": "bear"
+    }
     p = objectnet_protocol(SPACE, mapping, "paper-compat")
-    # "unknown thing" matches no short name -> silently reuses apple's id (the defect)
-    assert p.groups == ((0,), (3,))
-    assert p.targets([0, 0, 0], ["a_thing", "b_thing", "c_thing"]).tolist() == [0, 0, 1]
+    # b_thing silently reuses the previous class's id (apple): the defect
+    assert p.groups == ((0,), (1,), (3,))
+    names = ["a_thing", "b_thing", "c_thing", "d_thing"]
+    assert p.targets([0] * 4, names).tolist() == [0, 0, 2, 1]
+    # the walk order decides which previous id is reused
+    reordered = objectnet_protocol(
+        SPACE, mapping, "paper-compat", order=["d_thing", "b_thing", "a_thing", "c_thing"]
+    )
+    assert reordered.targets([0] * 4, names).tolist() == [0, 1, 2, 1]
+    with pytest.raises(DatasetError, match="first in walk order"):
+        objectnet_protocol(SPACE, {"x": "unknown, thing"}, "paper-compat")
+    with pytest.raises(DatasetError, match="manual table"):
+        objectnet_protocol(SPACE, {"x": "zebra"}, "paper-compat")
 
 
 def test_mini_objectnet_rules_on_the_registered_mapping():

@@ -157,7 +157,12 @@ def test_kill_9_mid_write_keeps_whole_transactions(tmp_path):
     rng = np.random.default_rng(0)
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-c", script])
-        time.sleep(1.5 + rng.random())
+        start, written = time.time(), len(ResultStore(path, read_only=True))
+        # kill it while it writes: once it has started (imports can take seconds on a
+        # loaded machine), at a random instant
+        while len(ResultStore(path, read_only=True)) == written and time.time() - start < 120:
+            time.sleep(0.05)
+        time.sleep(rng.random())
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     store = ResultStore(path)
@@ -170,3 +175,78 @@ def test_kill_9_mid_write_keeps_whole_transactions(tmp_path):
         assert store.correct(r.key) is not None
     assert all(n == 50 for n in by_run.values())
     assert set(by_run) == {k for k, v in runs.items() if v["status"] == "done"}
+
+
+def _files(folder) -> dict:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_read_only_store_reads_everything_and_changes_nothing(tmp_path):
+    path = tmp_path / "r.sqlite"
+    store = ResultStore(path)
+    rec = make_record()
+    store.add([rec], {rec.key: np.array([1, 0, 1], bool)}, done=("r0", {"s": 1}))
+    del store
+    before = _files(tmp_path)
+    reader = ResultStore(path, read_only=True)
+    assert reader.records() == [rec] and reader.is_done("r0") and len(reader) == 1
+    assert reader.correct(rec.key).tolist() == [True, False, True]
+    assert _files(tmp_path) == before  # no -wal/-shm left behind, no byte changed
+
+
+def test_report_reads_a_store_without_writing_it(tmp_path):
+    from imagenet_rib.report import load_results
+
+    path = tmp_path / "r.sqlite"
+    ResultStore(path).add([make_record()])
+    before = _files(tmp_path)
+    df, correct = load_results(path)
+    assert len(df) == 1 and correct(make_record().key) is None
+    assert _files(tmp_path) == before
+
+
+def test_opening_a_foreign_sqlite_file_leaves_it_untouched(tmp_path):
+    import sqlite3
+
+    from imagenet_rib.errors import RIBError
+
+    path = tmp_path / "app.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    before = _files(tmp_path)
+    for read_only in (False, True):
+        with pytest.raises(RIBError, match="not an imagenet-rib results store"):
+            ResultStore(path, read_only=read_only)
+    assert _files(tmp_path) == before
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # never switched to WAL
+    con.close()
+
+
+@pytest.mark.parametrize("refused", [("mode=rw",), ("mode=rw", "mode=ro")])
+def test_read_only_store_in_a_folder_that_cannot_be_written(tmp_path, monkeypatch, refused):
+    """Without write permission (simulated: those opens fail) the store is still read, from
+    a ``mode=ro`` connection or, failing that, from the file as it is on disk."""
+    import hashlib
+    import sqlite3
+
+    from imagenet_rib import results
+
+    path = tmp_path / "r.sqlite"
+    ResultStore(path).add([make_record(acc=12.5)])
+    real = sqlite3.connect
+
+    def no_write(target, *args, **kwargs):
+        if any(flag in str(target) for flag in refused):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(results.sqlite3, "connect", no_write)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    reader = ResultStore(path, read_only=True)
+    assert [r.accuracy for r in reader.records()] == [12.5]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest

@@ -168,13 +168,13 @@ def test_plan_errors(tiny_root):
 
 def _rib_run(root: Path, out: str, fault: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("IMAGENET_RIB_FAULT", None)
-    if fault:
-        env["IMAGENET_RIB_FAULT"] = fault
+    # a fault kills the process inside a store transaction (tests/fault_inject.py)
+    launcher = (
+        [str(Path(__file__).parent / "fault_inject.py"), fault] if fault else ["-m", "imagenet_rib"]
+    )
     cmd = [
         sys.executable,
-        "-m",
-        "imagenet_rib",
+        *launcher,
         "run",
         "cfg.yaml",
         "--output-dir",

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigBase, check_choice, field
+from .config import (
+    ConfigBase,
+    check_choice,
+    check_range,
+    coerce_fields,
+    coerce_in_place,
+    field,
+    read_yaml,
+)
 from .data.splits import SplitConfig
 from .errors import ConfigError
 from .records import run_id
@@ -71,11 +79,16 @@ class BenchmarkConfig(ConfigBase):
     eval_batch_size: int = field(256, help="evaluation batch size")
 
     def __post_init__(self) -> None:
-        for name in ("models", "finetune_datasets", "seeds", "opt_in"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+        coerce_in_place(self)  # types first: `models: name` is one model, `lr: 1e-3` a number
         object.__setattr__(self, "methods", tuple(MethodEntry.parse(m) for m in self.methods))
         if not self.models or not self.methods:
             raise ConfigError("BenchmarkConfig needs at least one model and one method")
+        if not self.seeds:
+            raise ConfigError("BenchmarkConfig.seeds is empty; give at least one seed, e.g. [0]")
+        for name, n in self.max_train_samples.items():
+            check_range("BenchmarkConfig", f"max_train_samples[{name!r}]", n, 1)
+        check_range("BenchmarkConfig", "eval_batch_size", self.eval_batch_size, 1)
+        self._check_train_overrides()
         labels = [m.label for m in self.methods]
         dup = sorted({lab for lab in labels if labels.count(lab) > 1})
         if dup:
@@ -83,6 +96,25 @@ class BenchmarkConfig(ConfigBase):
                 f"method label(s) {dup} appear twice; give each entry a distinct 'label:'"
             )
         SplitConfig.from_dict(dict(self.split))  # validates
+
+    def _check_train_overrides(self) -> None:
+        """Validate `train` and every method's `train` as TrainConfig options now, not after
+        the baselines ran; store the coerced values (``"1e-3"`` -> 0.001)."""
+        from .training import TrainConfig
+
+        def checked(overrides: dict[str, Any], where: str) -> dict[str, Any]:
+            try:
+                TrainConfig.from_dict(overrides)
+            except ConfigError as err:
+                raise ConfigError(f"{where}: {err}") from None
+            return coerce_fields(TrainConfig, overrides)
+
+        object.__setattr__(self, "train", checked(dict(self.train), "BenchmarkConfig.train"))
+        methods = []
+        for m in self.methods:
+            merged = checked({**self.train, **m.train}, f"method {m.label!r} train")
+            methods.append(m.replace(train={k: merged[k] for k in m.train}) if m.train else m)
+        object.__setattr__(self, "methods", tuple(methods))
 
     @property
     def split_config(self) -> SplitConfig:
@@ -99,17 +131,18 @@ class BenchmarkConfig(ConfigBase):
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> BenchmarkConfig:
         """Read a YAML/JSON config; a relative suite path resolves against the file's folder."""
-        import yaml
-
         path = Path(path)
         if not path.is_file():
             raise ConfigError(
                 f"benchmark config {path} does not exist; give a YAML or JSON file "
                 "(see imagenet_rib/configs/*.yaml for examples)"
             )
-        data = yaml.safe_load(path.read_text())
+        data = read_yaml(path, what="benchmark config")
         if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of BenchmarkConfig options")
+            raise ConfigError(
+                f"{path} must hold a mapping of BenchmarkConfig options (models:, methods:, ...), "
+                f"got {type(data).__name__}"
+            )
         suite = data.get("suite")
         if (
             isinstance(suite, str)

@@ -15,6 +15,11 @@ submitit jobs) on one machine may write concurrently, and a ``kill -9`` at any i
 leaves either the whole write or none of it. SQLite's locking is unreliable on network
 file systems (NFS, Lustre): on a cluster, give each job a local store and `merge` them,
 or put the store on a local disk of the node that runs the jobs.
+
+Opening never harms a file that is not a results store: a file that is not SQLite, or a
+SQLite database without this store's ``meta`` table, is refused before anything is written
+(no tables added, journal mode unchanged). ``ResultStore(path, read_only=True)`` is for
+readers (`rib report`): it needs no write permission and never writes.
 """
 
 from __future__ import annotations
@@ -74,14 +79,76 @@ def unpack_correct(n: int, bits: bytes) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n).astype(bool)
 
 
-def _fault_point(name: str) -> None:
-    """Tests set IMAGENET_RIB_FAULT=<name> to kill -9 the process here, mid-transaction."""
-    import os
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
-    if os.environ.get("IMAGENET_RIB_FAULT") == name:
-        import signal
 
-        os.kill(os.getpid(), signal.SIGKILL)
+def _probe(path: Path) -> str:
+    """``"new"`` (absent or empty), ``"store"`` (a results store) or why it is foreign.
+
+    Reads the file through a read-only connection: nothing is written to it.
+    """
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return "new"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as err:
+        return f"it cannot be read ({err})"
+    if head != _SQLITE_MAGIC:
+        return "it is not an SQLite database"
+    tables: list[str] | None = None
+    # mode=ro writes nothing; a WAL database in a folder we cannot write needs immutable=1
+    for flags in ("mode=ro", "immutable=1"):
+        try:
+            con = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+            try:
+                rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                tables = sorted(r[0] for r in rows)
+            finally:
+                con.close()
+            break
+        except sqlite3.DatabaseError as err:
+            problem = f"SQLite cannot read it ({err})"
+    if tables is None:
+        return problem
+    if "meta" not in tables or "records" not in tables:
+        return f"it is an SQLite database of something else (tables: {tables or 'none'})"
+    return "store"
+
+
+def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that never writes `path` (and needs no write permission).
+
+    Where the folder is writable, a ``query_only`` connection: it refuses every write
+    statement, and on close SQLite removes the ``-wal``/``-shm`` companions it created, so
+    nothing is left behind. Elsewhere a ``mode=ro`` connection (which needs an existing
+    write-ahead log to be readable), else the file as it is on disk.
+    """
+    uri = path.resolve().as_uri()
+    try:
+        con = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=timeout)
+        con.execute("PRAGMA query_only = ON")
+        con.execute("SELECT 1 FROM meta LIMIT 1")
+        con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        return con
+    except sqlite3.OperationalError:
+        pass  # no write permission on the file or its folder
+    try:
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
+        con.execute("SELECT 1 FROM meta LIMIT 1")
+    except sqlite3.OperationalError as err:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise RIBError(
+                f"cannot read results store {path} ({err}): its write-ahead log {wal.name} "
+                f"holds data that SQLite can only read from a writable folder; copy the store "
+                f"and its -wal file to a writable folder and read the copy"
+            ) from err
+        # no log to replay (a cleanly closed store in a folder we cannot write): the file on
+        # disk is the whole database; read it without locking
+        con = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout)
+    con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return con
 
 
 class ResultStore:
@@ -96,14 +163,36 @@ class ResultStore:
         store.export("leaderboard.parquet")
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self, path: str | Path, *, timeout: float = 120.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.read_only = read_only
         if self.path.exists() and self.path.is_dir():
             raise ConfigError(
                 f"results store path {self.path} is a folder; give a file path such "
                 f"as {self.path / 'results.sqlite'}"
             )
+        state = _probe(self.path)
+        if state == "new" and read_only:
+            raise ConfigError(
+                f"there is no results store at {self.path}; give the path of an existing "
+                f"results.sqlite (written by `rib run` or `rib evaluate --store`)"
+            )
+        if state not in ("new", "store"):
+            raise RIBError(
+                f"{self.path} is not an imagenet-rib results store: {state}. It was left "
+                f"untouched; give the path of a results store, or a new file path to create one"
+            )
+        if state == "store":  # an older or newer store is refused before anything is written
+            con = _open_read_only(self.path, timeout)
+            try:
+                self._check_version(con)
+            finally:
+                con.close()
+        if read_only:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._write() as con:
             for stmt in _schema():
@@ -111,15 +200,22 @@ class ResultStore:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise RIBError(
-                    f"{self.path} has results-store schema v{row[0]}, this library "
-                    f"reads v{SCHEMA_VERSION}; export it with the library version "
-                    f"that wrote it, or use a new store path"
-                )
+            self._check_version(con)
+
+    def _check_version(self, con: sqlite3.Connection) -> None:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise RIBError(
+                f"{self.path} has results-store schema "
+                f"{'v' + row[0] if row else 'without a version'}, this library reads "
+                f"v{SCHEMA_VERSION}; export it with the library version that wrote it, or use "
+                f"a new store path"
+            )
 
     # -- connections ------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return _open_read_only(self.path, self.timeout)
         con = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         con.execute("PRAGMA journal_mode = WAL")
@@ -129,6 +225,11 @@ class ResultStore:
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is committed, or none of it."""
+        if self.read_only:
+            raise RIBError(
+                f"results store {self.path} was opened read-only; open it with "
+                f"ResultStore(path) to write"
+            )
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -171,7 +272,6 @@ class ResultStore:
         )
         with self._write() as con:
             con.executemany(insert, [tuple(getattr(r, n) for n in names) for r in records])
-            _fault_point("store-add")
             for key, vec in (correct or {}).items():
                 n, bits = pack_correct(vec)
                 con.execute(
@@ -227,7 +327,7 @@ class ResultStore:
 
     def merge(self, other: str | Path | ResultStore) -> int:
         """Copy every record, correctness vector and done status of `other` into this store."""
-        other = other if isinstance(other, ResultStore) else ResultStore(other)
+        other = other if isinstance(other, ResultStore) else ResultStore(other, read_only=True)
         recs = other.records()
         correct = {r.key: other.correct(r.key) for r in recs}
         self.add(recs, {k: v for k, v in correct.items() if v is not None})

@@ -1,25 +1,28 @@
 """Suites are data: a family of related datasets, their label space and reference set.
 
-A suite is the set D_1..D_n of PROTOCOL.md section 2 plus the pretraining reference
-(ImageNet-val). The ImageNet-RIB suite, the Mini-RIB suite and a user's own family
-(DomainNet's six domains converted to the shared schema, C-variants of their own dataset
-made with `data.corruptions.apply_to_dataset`) are all the same kind of YAML file::
+A suite is the set D_1..D_n of the benchmark plus the pretraining reference (ImageNet-val).
+The ImageNet-RIB suite, the Mini-RIB suite and a user's own family (DomainNet's six domains,
+a folder of class folders per domain, C-variants of their own dataset made with
+`data.corruptions.apply_to_dataset`) are all the same kind of YAML file; the schema is
+documented in ``docs/suites.md``::
 
     name: my-domains
     label_space: mini-digits            # a registered label space, or
-                                        # {name: ..., classes: [c0, c1, ...]}
+                                        # {name: ..., classes: [c0, c1, ...], lemmas: [...]}
     reference: my-val                   # the pretraining reference set (optional)
     objectnet_rule: max-over-mapped     # for ObjectNet-style datasets (optional)
     datasets:                           # the ordered set D_1..D_n
       - mini-sketch                     # a registered dataset, default source
       - name: my-clipart                # a dataset defined by this suite
-        source: ./clipart               # save_to_disk / Parquet folder or Hub id
-        title: My clipart domain        # (relative paths are relative to the YAML file)
+        source: ./clipart               # save_to_disk / Parquet / class-folder tree or Hub id
+        title: My clipart domain        # optional (relative paths: relative to the YAML file)
         subset: [zero, one, two]        # optional class subset (masked protocol)
         aggregate: mean                 # or mean-over-corruption-severity
     sources: {my-val: ./val}            # sources of the other datasets (optional)
 
-Built-in suites live in ``imagenet_rib/suites/<name>.yaml``; plugins add theirs with
+A defined dataset's rows are mapped onto the label space by class NAME (its ``wnid``
+column or the class names of its ``label`` feature, see `data.conform`), never by integer
+position. Built-in suites live in ``imagenet_rib/suites/<name>.yaml``; plugins add theirs with
 `register_suite` (``docs/extending.md``). `load_suite` takes a suite name or a YAML path and
 registers the datasets the suite defines.
 """
@@ -31,7 +34,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigBase, field
+from .config import ConfigBase, coerce_in_place, field, read_yaml
 from .errors import ConfigError, DuplicateNameError, UnknownNameError
 from .registry import Registry
 
@@ -70,7 +73,7 @@ class SuiteConfig(ConfigBase):
     description: str = field("", help="free text")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", tuple(self.datasets))
+        coerce_in_place(self)
         if not self.datasets:
             raise ConfigError(
                 f"suite {self.name!r} lists no datasets; add at least two under 'datasets:'"
@@ -93,6 +96,13 @@ class SuiteConfig(ConfigBase):
                     f"suite {self.name!r}: objectnet_rule {self.objectnet_rule!r} "
                     f"unknown; choose one of {list(OBJECTNET_RULES)}"
                 )
+        for key, names in (("sources", self.sources), ("define", self.define)):
+            stray = sorted(set(names) - set(self.eval_datasets))
+            if stray:
+                raise ConfigError(
+                    f"suite {self.name!r}: '{key}:' names {stray}, which are not among its "
+                    f"datasets {list(self.eval_datasets)}; fix the names or list the datasets"
+                )
         for name, spec in self.define.items():
             bad = sorted(set(spec) - set(SPEC_FIELDS))
             if bad:
@@ -108,7 +118,13 @@ class SuiteConfig(ConfigBase):
 
     def register(self) -> SuiteConfig:
         """Register the datasets this suite defines (idempotent); check all others exist."""
-        from .data.specs import DATASETS, DatasetSpec, get_dataset_spec, register_dataset
+        from .data.specs import (
+            DATASETS,
+            DatasetSpec,
+            get_dataset_spec,
+            is_registered,
+            register_dataset,
+        )
 
         for name, definition in self.define.items():
             full = {"label_space": self.label_space, **definition}
@@ -128,6 +144,8 @@ class SuiteConfig(ConfigBase):
             )
             _DEFINED[name] = full
         for name in self.eval_datasets:
+            if not is_registered(name):
+                raise _not_defined(self.name, name)
             spec = get_dataset_spec(name)
             if spec.label_space != self.label_space:
                 raise ConfigError(
@@ -154,6 +172,20 @@ class SuiteConfig(ConfigBase):
             source=self.sources.get(name),
             max_samples=max_samples,
         )
+
+
+def _not_defined(suite: str, name: str) -> ConfigError:
+    import difflib
+
+    from .data.specs import DATASETS
+
+    close = difflib.get_close_matches(name, DATASETS.names(), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return ConfigError(
+        f"suite {suite!r}: dataset {name!r} is neither registered nor defined by the suite.{hint} "
+        f"To use your own data, give it a source: `- {{name: {name}, source: <folder or Hub "
+        "id>}` (see docs/suites.md); `rib datasets list` shows the registered datasets"
+    )
 
 
 def builtin_suites() -> list[str]:
@@ -183,9 +215,11 @@ def register_suite(name: str, suite: str | Path | dict[str, Any]) -> None:
 
 
 def _register_label_space(value: Any) -> str:
-    if isinstance(value, str):
-        return value
     from .data.labels import LABEL_SPACES, LabelSpace
+
+    if isinstance(value, str):
+        LABEL_SPACES.get(value)  # an unknown name raises, listing close matches
+        return value
 
     if not isinstance(value, dict) or "name" not in value or "classes" not in value:
         raise ConfigError(
@@ -205,6 +239,14 @@ def _register_label_space(value: Any) -> str:
     return value["name"]
 
 
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"suite '{key}:' must be a mapping (name: value), got {value!r}")
+    return value
+
+
 def suite_from_dict(data: dict[str, Any], base: Path | None = None) -> SuiteConfig:
     """Build a suite from its YAML mapping; relative sources resolve against `base`."""
     data = dict(data)
@@ -213,26 +255,40 @@ def suite_from_dict(data: dict[str, Any], base: Path | None = None) -> SuiteConf
             raise ConfigError(
                 f"suite file lacks '{key}:'; a suite needs name, label_space, datasets"
             )
+    from .data.specs import is_registered
+
     data["label_space"] = _register_label_space(data["label_space"])
-    sources = dict(data.pop("sources", None) or {})
-    define = dict(data.pop("define", None) or {})
+    sources = dict(_mapping(data.pop("sources", None), "sources"))
+    define = dict(_mapping(data.pop("define", None), "define"))
+    entries = data["datasets"]
+    if isinstance(entries, (str, dict)):
+        entries = [entries]  # one dataset, not its letters
+    if not isinstance(entries, list):
+        raise ConfigError(f"suite 'datasets:' must be a list of entries, got {entries!r}")
     names = []
     for entry in [
-        *data["datasets"],
+        *entries,
         *([data["reference"]] if isinstance(data.get("reference"), dict) else []),
     ]:
         if isinstance(entry, str):
             names.append(entry)
             continue
-        if not isinstance(entry, dict) or "name" not in entry:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise ConfigError(
                 f"a suite dataset entry must be a name or a mapping with 'name:'; got {entry!r}"
             )
         entry = dict(entry)
         name = entry.pop("name")
         if "source" in entry:
+            if not isinstance(entry["source"], str) or not entry["source"]:
+                raise ConfigError(
+                    f"suite dataset {name!r}: source={entry['source']!r} must be a folder path "
+                    "or a Hub dataset id"
+                )
             sources[name] = entry.pop("source")
-        if entry:
+        # an entry with only a source defines a new dataset (title defaults to its name);
+        # a registered dataset with only a source is that dataset, read from there
+        if entry or (name in sources and not is_registered(name) and name not in define):
             define[name] = entry
         names.append(name)
     if isinstance(data.get("reference"), dict):
@@ -278,7 +334,7 @@ def load_suite(name_or_path: str | Path | SuiteConfig | dict[str, Any]) -> Suite
             f"suite file {path} does not exist; give a built-in suite name "
             f"({builtin_suites()}) or an existing YAML path"
         )
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path, what="suite file")
     if not isinstance(data, dict):
         raise ConfigError(f"suite file {path} must hold a mapping (name:, label_space:, datasets:)")
     return suite_from_dict(data, base=path.parent).register()

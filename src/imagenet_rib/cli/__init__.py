@@ -33,6 +33,7 @@ COMMANDS = (
     "card",
     "push",
     "leaderboard",
+    "metrics",
 )
 PLUGIN_HELP = (
     "import MODULE first, so the methods, datasets and models it registers are available "

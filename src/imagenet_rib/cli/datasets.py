@@ -132,12 +132,22 @@ def _expected(name: str, images: int | None) -> Any:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from ..data.protocol import OBJECTNET_RULE_NOTES
     from ..data.specs import DATASETS, get_dataset_spec
 
     get_dataset_spec("imagenet-val")  # loads the built-in registry modules
     specs = [s for _, s in DATASETS.items() if args.all or not s.extra.get("parent")]
     if args.json:
-        print(json.dumps([s.card_fields() | {"layout": s.layout} for s in specs], indent=2))
+        rules = {"objectnet_rules": OBJECTNET_RULE_NOTES}
+        print(
+            json.dumps(
+                [
+                    s.card_fields() | {"layout": s.layout} | (rules if s.is_objectnet else {})
+                    for s in specs
+                ],
+                indent=2,
+            )
+        )
         return 0
     print(f"{'name':<22} {'layout':<13} {'classes':>7} {'images':>9}  licence")
     for s in specs:
@@ -150,6 +160,9 @@ def run_list(args: argparse.Namespace) -> int:
         print(
             "(each ImageNet-C set is also addressable as imagenet-c/<corruption>/<severity>; --all lists them)"
         )
+    print("ObjectNet-style datasets are scored with a named rule (--objectnet-rule):")
+    for rule, note in OBJECTNET_RULE_NOTES.items():
+        print(f"  {rule:<16} {note}")
     return 0
 
 

@@ -63,6 +63,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="evaluation batch size")
     p.add_argument("--store", default=None, help="also write the results to this results store")
     p.add_argument(
+        "--allow-label-mismatch",
+        action="store_true",
+        help="accept models whose head's class names (id2label) disagree with their label space",
+    )
+    p.add_argument(
         "--json", default=None, help="write the accuracies (and correctness) to this JSON file"
     )
     _add_split_arguments(p)
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             f"{list(suite.eval_datasets)} or pass --suite"
         )
     parts = [suite.part(d, args.part, split) for d in names]
-    loaded = [load_model(m) for m in args.model]
+    loaded = [load_model(m, allow_label_mismatch=args.allow_label_mismatch) for m in args.model]
     results = []
     for lm in loaded:  # one pass per model: models may differ in their transform
         (evals,) = distributed.evaluate_many(

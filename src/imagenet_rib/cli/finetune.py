@@ -76,6 +76,11 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints and retrain")
     p.add_argument(
+        "--allow-label-mismatch",
+        action="store_true",
+        help="accept a model whose head's class names (id2label) disagree with its label space",
+    )
+    p.add_argument(
         "--opt-in", action="store_true", help="allow tuning on a dataset whose licence restricts it"
     )
     add_dataclass_arguments(p, TrainConfig)
@@ -97,9 +102,15 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..finetune import finetune
+    from ..models import load_model
 
+    model = (
+        load_model(args.model, allow_label_mismatch=True)
+        if args.allow_label_mismatch
+        else args.model
+    )
     result = finetune(
-        args.model,
+        model,
         args.method,
         args.dataset,
         method_config=parse_method_config(args.method_config),

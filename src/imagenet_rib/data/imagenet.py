@@ -1,4 +1,4 @@
-"""Registry entries of the real ImageNet-RIB datasets (PROTOCOL.md section 2).
+"""Registry entries of the real ImageNet-RIB datasets (the paper's eight sets and ImageNet-val).
 
 Nine datasets: the pretraining reference ``imagenet-val`` and the eight downstream sets.
 Each entry owns its source layout (the converter that reads the original download), its
@@ -8,9 +8,10 @@ the mean over (corruption, severity)) and as one entry per set,
 ``imagenet-c/<corruption>/<severity>`` (e.g. ``imagenet-c/fog/3``), whose rows are the
 parent's rows of that set.
 
-The ObjectNet mapping comes from the user's download (it cannot be shipped): the converter
-stores ``objectnet_to_imagenet_1k.json`` next to the converted shards and the ``objectnet``
-entry's loader finds it there (see `objectnet_mapping`).
+The ObjectNet mapping comes from the user's download (it is part of the ObjectNet release
+and is not shipped): the converter stores ``objectnet_to_imagenet_1k.json`` and
+``folder_to_objectnet_label.json`` next to the converted shards and the ``objectnet``
+entry's loaders find them there (see `objectnet_mapping`, `objectnet_walk_order`).
 """
 
 from __future__ import annotations
@@ -96,16 +97,27 @@ def _mapping_candidates() -> list[Path]:
     return out
 
 
-def objectnet_mapping() -> dict[str, str]:
-    """``{ObjectNet class: "lemma; lemma"}`` of the user's converted ObjectNet.
+def _read_mapping_file(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DatasetError(
+            f"ObjectNet mapping file {path} is unreadable or not valid JSON ({err}); copy it "
+            f"again from objectnet-1.0/mappings/ of your download, or re-convert ObjectNet with "
+            f"`rib datasets build objectnet --force ...`"
+        ) from err
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise DatasetError(
+            f"ObjectNet mapping file {path} must be a JSON object of strings; copy it again "
+            f"from objectnet-1.0/mappings/ of your download"
+        )
+    return data
 
-    Looked up, in order: folders given to `use_objectnet_mapping` (done automatically when a
-    converted folder is loaded), ``$IMAGENET_RIB_OBJECTNET_MAPPING``, the configured source of
-    ``objectnet`` (``IMAGENET_RIB_DATA_OBJECTNET`` / ``$IMAGENET_RIB_DATA_DIR/objectnet``).
-    """
+
+def _mapping_path() -> Path:
     for path in _mapping_candidates():
         if path.is_file():
-            return json.loads(path.read_text())
+            return path
     raise DatasetError(
         "the ObjectNet label mapping is not available: it comes from your ObjectNet download "
         "(objectnet-1.0/mappings/objectnet_to_imagenet_1k.json) and is stored with the converted "
@@ -113,6 +125,33 @@ def objectnet_mapping() -> dict[str, str]:
         "--i-accept-objectnet-license`, then set IMAGENET_RIB_DATA_OBJECTNET=<folder> "
         "(or IMAGENET_RIB_OBJECTNET_MAPPING=<folder>/" + MAPPING_FILE + ")"
     )
+
+
+def objectnet_mapping() -> dict[str, str]:
+    """``{ObjectNet class: "lemma; lemma"}`` of the user's converted ObjectNet.
+
+    Looked up, in order: folders given to `use_objectnet_mapping` (done automatically when a
+    converted folder is loaded), ``$IMAGENET_RIB_OBJECTNET_MAPPING``, the configured source of
+    ``objectnet`` (``IMAGENET_RIB_DATA_OBJECTNET`` / ``$IMAGENET_RIB_DATA_DIR/objectnet``).
+    """
+    return _read_mapping_file(_mapping_path())
+
+
+def objectnet_walk_order() -> list[str]:
+    """ObjectNet classes in ``folder_to_objectnet_label.json`` file order (``paper-compat``).
+
+    The reference code's matching depends on that order (a class with no match reuses the
+    previous folder's class), so the file stored next to the mapping is required.
+    """
+    path = _mapping_path().parent / FOLDER_MAPPING_FILE
+    if not path.is_file():
+        raise DatasetError(
+            f"the paper-compat rule needs {FOLDER_MAPPING_FILE} next to {_mapping_path()}: the "
+            f"reference code walks ObjectNet's folders in that file's order. Copy it from "
+            f"objectnet-1.0/mappings/ of your download, or re-convert ObjectNet with "
+            f"`rib datasets build objectnet --force ...` (which stores it)"
+        )
+    return list(_read_mapping_file(path).values())
 
 
 # --------------------------------------------------------------------------- ImageNet-C sets
@@ -231,7 +270,9 @@ _register(
     "and backgrounds. Only the 113 ObjectNet classes that overlap ImageNet are kept (~18,574 of "
     "~50,000 images); the red border of every image is cropped (2 px, as the reference code). "
     "Scored through objectnet_to_imagenet_1k.json with a named rule: max-over-mapped (default), "
-    "first-match, or paper-compat (the reference code's matching, a known defect).",
+    "first-match, or paper-compat (the reference code's matching, a KNOWN DEFECT: 105 classes "
+    "instead of 113, 9 ObjectNet classes scored against the wrong ImageNet class; only to "
+    "compare with published numbers).",
     homepage="https://objectnet.dev",
     licence="ObjectNet licence (https://objectnet.dev/download.html): research use; ObjectNet "
     "may NOT be used to train or tune the parameters of a model, and its images must not be "
@@ -241,6 +282,7 @@ _register(
     "dataset for pushing the limits of object recognition models}, author={Barbu, Andrei and "
     "Mayo, David and Alverio, Julian and others}, booktitle={NeurIPS}, year={2019}}",
     objectnet_mapping=objectnet_mapping,
+    objectnet_order=objectnet_walk_order,
     default_rule="max-over-mapped",
     num_images=18_574,
     num_classes=113,

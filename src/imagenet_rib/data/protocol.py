@@ -6,15 +6,16 @@ The reduced logit of target k is
     z'_k = max_{c in G_k} z_c,            z: (B, C) head logits  ->  z': (B, K)
 
 and prediction, loss and the LwF teacher all use z'. This one rule covers every case of
-PROTOCOL.md section 3:
+the benchmark's label protocol:
 
 - ``full``: G_k = {k} for all C classes (V2, Sketch, Cartoon, Drawing, C, the reference set);
 - ``subset``: G_k = {s_k} for a class subset s (ImageNet-A/-R's 200 classes): the
   "masked" protocol of the paper, WiSE-FT and FLYP (logits restricted BEFORE the argmax);
 - ObjectNet ``max-over-mapped``: G_k = every ImageNet class ObjectNet class k maps to;
 - ObjectNet ``first-match``: G_k = {first class named in k's mapping string};
-- ObjectNet ``paper-compat``: the reference code's matching, a known defect kept only to
-  compare with published numbers.
+- ObjectNet ``paper-compat``: the reference code's matching, a KNOWN DEFECT kept only to
+  compare with published numbers (105 classes instead of 113, 9 ObjectNet classes scored
+  against the wrong ImageNet class; see `data/paper_compat.py`).
 
 Each row's target is found from its ``label`` (pretraining index) or, for ObjectNet, from
 its ``class_name`` (the ObjectNet class).
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
     import torch
 
 OBJECTNET_RULES = ("max-over-mapped", "first-match", "paper-compat")
+#: one line per ObjectNet rule, for listings and cards
+OBJECTNET_RULE_NOTES = {
+    "max-over-mapped": "logit of an ObjectNet class = max over the ImageNet classes it maps to "
+    "(WiSE-FT, CLIP benchmarks; the default)",
+    "first-match": "each ObjectNet class scored as the first ImageNet class its mapping names",
+    "paper-compat": "KNOWN DEFECT: the reference code's matching (105 classes instead of 113, "
+    "9 ObjectNet classes scored against the wrong ImageNet class); only to compare with the "
+    "published numbers, never a default",
+}
 
 
 @dataclass(frozen=True)
@@ -134,18 +144,25 @@ def _lemma_index(space: LabelSpace) -> dict[str, int]:
     return {lemma: i for i, lemma in enumerate(space.lemmas)}
 
 
-def objectnet_protocol(space: LabelSpace, mapping: Mapping[str, str], rule: str) -> LabelProtocol:
+def objectnet_protocol(
+    space: LabelSpace,
+    mapping: Mapping[str, str],
+    rule: str,
+    *,
+    order: Sequence[str] | None = None,
+) -> LabelProtocol:
     """ObjectNet-style protocol from ``{objectnet class: "lemma; lemma; ..."}``.
 
     The mapping strings name full lemma strings of `space` separated by ``"; "`` (the format
     of ``objectnet_to_imagenet_1k.json``). Unknown names raise: a silent skip would
-    mislabel images.
+    mislabel images. `order` is the reference code's walk order, used by ``paper-compat``
+    only (see `data.paper_compat.paper_compat_ids`).
     """
     if rule not in OBJECTNET_RULES:
         raise ConfigError(f"unknown ObjectNet rule {rule!r}; choose one of {list(OBJECTNET_RULES)}")
-    classes = sorted(mapping)
     if rule == "paper-compat":
-        return _paper_compat(space, mapping, classes)
+        return _paper_compat(space, mapping, order)
+    classes = sorted(mapping)
     lemmas = _lemma_index(space)
     groups = []
     for name in classes:
@@ -169,22 +186,13 @@ def objectnet_protocol(space: LabelSpace, mapping: Mapping[str, str], rule: str)
 
 
 def _paper_compat(
-    space: LabelSpace, mapping: Mapping[str, str], classes: list[str]
+    space: LabelSpace, mapping: Mapping[str, str], order: Sequence[str] | None
 ) -> LabelProtocol:
-    """Emulate the reference code's matching (a known defect, PROTOCOL.md section 3).
+    """The reference code's matching (a known defect); classes sharing an id are one target."""
+    from .paper_compat import paper_compat_ids
 
-    It compares against SHORT class names (first comma part of each lemma), splits the
-    mapping string on ", " before "; ", and when nothing matches reuses the previous class's
-    id; ObjectNet classes sharing an id are scored as one ImageNet class.
-    """
-    short = {lemma.split(", ")[0]: i for i, lemma in enumerate(space.lemmas)}
-    ids: list[int] = []
-    previous = 0
-    for name in classes:
-        candidate = mapping[name].split(", ")[0].split("; ")[0].strip()
-        previous = short.get(candidate, previous)
-        ids.append(previous)
-    unique = sorted(set(ids))
+    ids = paper_compat_ids(space, mapping, order)
+    unique = sorted(set(ids.values()))
     pos = {c: k for k, c in enumerate(unique)}
     return LabelProtocol(
         "objectnet/paper-compat",
@@ -192,5 +200,5 @@ def _paper_compat(
         tuple((c,) for c in unique),
         tuple(space.wnids[c] for c in unique),
         "class_name",
-        {name: pos[c] for name, c in zip(classes, ids)},
+        {name: pos[c] for name, c in ids.items()},
     )

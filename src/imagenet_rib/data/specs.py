@@ -7,7 +7,7 @@ scoring rule, expected counts, licence, citation) - never how a script should tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,10 @@ class DatasetSpec:
         subset: wnids of a class subset (scored with the masked protocol), or None.
         objectnet_mapping: zero-argument loader of ``{objectnet class: "lemma; lemma"}``
             for ObjectNet-style datasets, else None.
-        default_rule: ObjectNet rule used when none is given.
+        objectnet_order: zero-argument loader of the ObjectNet classes in the reference
+            code's walk order (``folder_to_objectnet_label.json`` order), used only by the
+            ``paper-compat`` rule; None walks the mapping in its own order.
+        default_rule: ObjectNet rule used when none is given (never ``paper-compat``).
         aggregate: ``"mean"`` over rows, or the mean over (corruption, severity) sets.
         num_images, num_classes: expected counts (verification).
         layout: source layout a converter reads (``"mini"`` for generated datasets).
@@ -53,6 +56,7 @@ class DatasetSpec:
     citation: str = ""
     subset: tuple[str, ...] | None = None
     objectnet_mapping: Callable[[], Mapping[str, str]] | None = None
+    objectnet_order: Callable[[], Sequence[str]] | None = None
     default_rule: str = "max-over-mapped"
     aggregate: str = "mean"
     num_images: int | None = None
@@ -64,6 +68,11 @@ class DatasetSpec:
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
             raise ConfigError(f"aggregate {self.aggregate!r} not in {AGGREGATES}")
+        if self.default_rule == "paper-compat":
+            raise ConfigError(
+                f"dataset {self.name!r}: paper-compat is a known defect of the reference code "
+                f"and cannot be a default rule; use 'max-over-mapped' or 'first-match'"
+            )
         if self.subset is not None and self.objectnet_mapping is not None:
             raise ConfigError(
                 f"dataset {self.name!r}: give a subset or an ObjectNet mapping, not both"
@@ -82,7 +91,10 @@ class DatasetSpec:
                 raise ConfigError(
                     f"ObjectNet rule {rule!r} unknown; choose one of {list(OBJECTNET_RULES)}"
                 )
-            return objectnet_protocol(space, self.objectnet_mapping(), rule)
+            order = None
+            if rule == "paper-compat" and self.objectnet_order is not None:
+                order = self.objectnet_order()
+            return objectnet_protocol(space, self.objectnet_mapping(), rule, order=order)
         if self.subset is not None:
             return subset_protocol(space, self.subset)
         return full_protocol(space)
@@ -125,3 +137,8 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 
 def get_dataset_spec(name: str) -> DatasetSpec:
     return DATASETS.get(name)
+
+
+def is_registered(name: str) -> bool:
+    """Whether `name` is a registered dataset (built-in, plugin or defined by a loaded suite)."""
+    return name in DATASETS

@@ -11,7 +11,9 @@ reports exactly what is missing, extra or wrong:
   the first-match class of its ``class_name``); row ids are unique;
 - checksums: every Parquet shard has the SHA-256 recorded at conversion, no shard is
   missing or unrecorded (local folders, and Hub repos through their LFS hashes); for the
-  Mini-RIB suite, the content hash of its build manifest.
+  Mini-RIB suite, the content hash of its build manifest;
+- readability: a truncated or damaged file (Arrow, Parquet, manifest) is reported as a
+  problem with the command that rebuilds it, never as a traceback.
 
 A report that is not ``ok`` makes ``rib datasets verify`` exit with status 1: an incomplete
 download (FLYP's ObjectNet numbers came from one) cannot go unnoticed.
@@ -21,21 +23,17 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import DatasetError
 from .labels import get_label_space
+from .rows import READ_ERRORS, RowMeta, read_source
 from .specs import DatasetSpec, get_dataset_spec
 
-if TYPE_CHECKING:
-    import datasets
-
 logger = logging.getLogger(__name__)
-
-META_COLUMNS = ("label", "wnid", "id", "group", "class_name", "corruption", "severity")
 
 
 @dataclass(frozen=True)
@@ -75,33 +73,6 @@ def expected_for(spec: DatasetSpec, classes: Sequence[str] | None = None) -> Exp
 
 
 @dataclass
-class RowMeta:
-    """The metadata columns of a dataset's rows (everything but the image)."""
-
-    columns: dict[str, list]
-
-    def __len__(self) -> int:
-        return len(self.columns["label"])
-
-    def __getitem__(self, key: str) -> list:
-        return self.columns[key]
-
-    @classmethod
-    def from_items(cls, items: Iterable[Any]) -> RowMeta:
-        rows = [item.row() for item in items]
-        return cls({c: [r[i] for r in rows] for i, c in enumerate(META_COLUMNS)})
-
-    @classmethod
-    def from_dataset(cls, ds: datasets.Dataset) -> RowMeta:
-        return cls(ds.select_columns(list(META_COLUMNS)).to_dict())
-
-    def select(self, mask: Sequence[bool]) -> RowMeta:
-        return RowMeta(
-            {c: [v for v, m in zip(vals, mask) if m] for c, vals in self.columns.items()}
-        )
-
-
-@dataclass
 class VerifyReport:
     """Result of `verify`; ``ok`` only if ``problems`` is empty."""
 
@@ -118,6 +89,7 @@ class VerifyReport:
     label_mismatches: int = 0
     duplicate_ids: int = 0
     checksum_errors: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
     skipped_in_conversion: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -145,95 +117,6 @@ class VerifyReport:
 def _short(values: Sequence[Any], n: int = 10) -> str:
     values = list(values)
     return f"{values[:n]}" + (f" and {len(values) - n} more" if len(values) > n else "")
-
-
-# --------------------------------------------------------------------------- reading sources
-
-
-def _parquet_files(folder: Path, manifest: dict | None) -> list[Path]:
-    if manifest is not None:
-        return sorted(folder / info["file"] for info in manifest["shards"].values())
-    return sorted(folder.glob("data/**/*.parquet")) or sorted(folder.glob("*.parquet"))
-
-
-def _check_local_shards(folder: Path, manifest: dict, report: VerifyReport) -> None:
-    from .converters.shards import sha256_file
-
-    recorded = {info["file"]: info for info in manifest["shards"].values()}
-    for rel, info in sorted(recorded.items()):
-        path = folder / rel
-        if not path.is_file():
-            report.checksum_errors.append(f"shard {rel} is missing")
-        elif sha256_file(path) != info["sha256"]:
-            report.checksum_errors.append(
-                f"shard {rel} does not match its recorded SHA-256 (modified or damaged)"
-            )
-    for path in sorted(folder.glob("data/**/*.parquet")):
-        rel = path.relative_to(folder).as_posix()
-        if rel not in recorded:
-            report.checksum_errors.append(
-                f"shard {rel} is not in {folder.name}/conversion.json (its rows would be counted twice or are foreign)"
-            )
-
-
-def _check_hub_shards(repo_id: str, manifest: dict, report: VerifyReport) -> None:
-    from huggingface_hub import HfApi
-
-    recorded = {info["file"]: info for info in manifest["shards"].values()}
-    infos = HfApi().get_paths_info(repo_id, list(recorded), repo_type="dataset")
-    found = {i.path: i for i in infos}
-    for rel, info in sorted(recorded.items()):
-        remote = found.get(rel)
-        sha = getattr(getattr(remote, "lfs", None), "sha256", None) if remote else None
-        if remote is None:
-            report.checksum_errors.append(f"shard {rel} is missing from {repo_id}")
-        elif sha is not None and sha != info["sha256"]:
-            report.checksum_errors.append(
-                f"shard {rel} in {repo_id} does not match its recorded SHA-256"
-            )
-
-
-def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMeta, dict | None]:
-    """Metadata columns + conversion manifest of a local folder or Hub dataset id."""
-    import json
-
-    from .converters.engine import read_manifest
-
-    path = Path(source)
-    if path.exists():
-        manifest = read_manifest(path)
-        if (path / "dataset_info.json").exists() or (path / "state.json").exists():
-            import datasets
-
-            return RowMeta.from_dataset(datasets.load_from_disk(str(path))), manifest
-        files = _parquet_files(path, manifest)
-        if manifest is not None:  # read what load_dataset(path) reads: recorded AND foreign shards
-            if report is not None:
-                _check_local_shards(path, manifest, report)
-            files = sorted({f for f in files if f.is_file()} | set(path.glob("data/**/*.parquet")))
-        if not files:
-            raise DatasetError(
-                f"{path} holds no Parquet shards; convert the download with `rib datasets build`"
-            )
-        import pyarrow.parquet as pq
-
-        tables = [pq.read_table(f, columns=list(META_COLUMNS)) for f in files]
-        return RowMeta(
-            {c: [v for t in tables for v in t.column(c).to_pylist()] for c in META_COLUMNS}
-        ), manifest
-    import datasets
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    try:
-        manifest = json.loads(
-            Path(hf_hub_download(source, "conversion.json", repo_type="dataset")).read_text()
-        )
-    except EntryNotFoundError:
-        manifest = None
-    if manifest is not None and report is not None:
-        _check_hub_shards(source, manifest, report)
-    return RowMeta.from_dataset(datasets.load_dataset(source, split="train")), manifest
 
 
 # --------------------------------------------------------------------------- checks
@@ -343,15 +226,24 @@ def _verify_mini(spec: DatasetSpec, expected: Expected, seed: int) -> VerifyRepo
     if not manifest_path.is_file():
         report.problems.append("the Mini-RIB suite is not built; run `rib datasets build mini-rib`")
         return report
-    entry = json.loads(manifest_path.read_text())["datasets"].get(spec.name)
-    ds = datasets.load_from_disk(str(root / spec.name))
-    check_rows(RowMeta.from_dataset(ds), spec, expected, report)
-    if entry is None:
+    rebuild = "rebuild with `rib datasets build mini-rib --force`"
+    try:
+        entry = json.loads(manifest_path.read_text())["datasets"].get(spec.name)
+        ds = datasets.load_from_disk(str(root / spec.name))
+        meta = RowMeta.from_dataset(ds)
+        digest = content_hash(ds)
+    except (*READ_ERRORS, json.JSONDecodeError) as err:
         report.problems.append(
-            f"{spec.name} is not in {manifest_path}; rebuild with `rib datasets build mini-rib --force`"
+            f"the cached {spec.name} is unreadable ({type(err).__name__}: {err}); {rebuild}"
         )
-    elif entry["num_rows"] != len(ds) or entry["sha256"] != content_hash(ds):
-        report.checksum_errors.append(f"content hash of {spec.name} differs from {manifest_path}")
+        return report
+    check_rows(meta, spec, expected, report)
+    if entry is None:
+        report.problems.append(f"{spec.name} is not in {manifest_path}; {rebuild}")
+    elif entry["num_rows"] != len(ds) or entry["sha256"] != digest:
+        report.checksum_errors.append(
+            f"content hash of {spec.name} differs from {manifest_path} (damaged cache); {rebuild}"
+        )
     report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
     return report
 
@@ -396,6 +288,7 @@ def verify(
                 for c, s in zip(meta["corruption"], meta["severity"])
             ]
         )
+    report.problems.extend(report.unreadable)
     check_rows(meta, spec, expected or expected_for(spec), report)
     report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
     if manifest is not None:

@@ -1,4 +1,4 @@
-"""The paper's pretrained models by name (PROTOCOL.md section 5).
+"""The paper's pretrained models by name (ViT-B/16 from seven pretraining sources, ResNets).
 
 - Seven ViT-B/16 ImageNet-1k classifiers from different pretraining sources: timm checkpoints
   on the Hub (``timm/<tag>``), loaded through transformers' timm wrapper
@@ -8,7 +8,8 @@
 Every transform comes from the model's own pretrained config: timm's ``pretrained_cfg``
 (input size, crop_pct, interpolation, mean, std) or the torchvision weights' ``transforms()``
 metadata. Offline without cached weights, loading fails at once with
-`ModelNotAvailableError` naming the download command.
+`ModelNotAvailableError` naming the download command. Every head's class names are checked
+against ImageNet-1k (`hf.check_class_names`): ``allow_label_mismatch=True`` overrides.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import nn
 from ..errors import ModelNotAvailableError
 from ..transforms import ImageTransform, from_timm_config
 from . import MODELS, LoadedModel
+from .hf import check_class_names
 
 #: preset name -> timm tag (the Hub repo is ``timm/<tag>``)
 VIT_PRESETS = {
@@ -69,7 +71,7 @@ def _cached_snapshot(repo: str) -> Path | None:
     return Path(hit).parent if isinstance(hit, str) else None
 
 
-def load_timm_preset(name: str, **_: Any) -> LoadedModel:
+def load_timm_preset(name: str, *, allow_label_mismatch: bool = False, **_: Any) -> LoadedModel:
     from transformers import AutoModelForImageClassification
 
     tag = VIT_PRESETS[name]
@@ -87,6 +89,13 @@ def load_timm_preset(name: str, **_: Any) -> LoadedModel:
             f"cannot load {repo}: {err}; download it with `hf download {repo}`"
         ) from err
     snapshot = snapshot or _cached_snapshot(repo)
+    id2label = model.config.id2label or {}
+    check_class_names(
+        [id2label.get(i, f"LABEL_{i}") for i in range(model.config.num_labels)],
+        "imagenet-1k",
+        model=name,
+        allow=allow_label_mismatch,
+    )
     return LoadedModel(
         name=name,
         model=model,
@@ -139,9 +148,14 @@ def build_torchvision(arch: str, weights: Any = None) -> TorchvisionClassifier:
     return TorchvisionClassifier(arch, getattr(torchvision.models, arch)(weights=weights))
 
 
-def load_torchvision_preset(name: str, **_: Any) -> LoadedModel:
+def load_torchvision_preset(
+    name: str, *, allow_label_mismatch: bool = False, **_: Any
+) -> LoadedModel:
     arch, spec = TORCHVISION_PRESETS[name]
     weights = _weights(spec)
+    check_class_names(
+        weights.meta["categories"], "imagenet-1k", model=name, allow=allow_label_mismatch
+    )
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if not cached.exists() and _offline():
         raise ModelNotAvailableError(

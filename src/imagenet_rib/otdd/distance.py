@@ -181,9 +181,9 @@ class OTDDResult:
 def _check_side(x: Any, y: Any, side: str) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x)
     y = np.asarray(y)
-    if x.ndim != 2 or x.shape[0] == 0:
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise OTDDInputError(
-            f"features {side} must be a non-empty (n, d) array, got shape {x.shape}"
+            f"features {side} must be an (n, d) array with n, d >= 1, got shape {x.shape}"
         )
     if y.shape != (x.shape[0],):
         raise OTDDInputError(

@@ -352,5 +352,5 @@ def load_results(
         return readers[path.suffix](path), None
     from ..results import ResultStore
 
-    store = ResultStore(path)
+    store = ResultStore(path, read_only=True)
     return store.to_dataframe(), store.correct

@@ -10,6 +10,7 @@ import evaluate
 import numpy as np
 
 from imagenet_rib.intervals import bootstrap_rib
+from imagenet_rib.metrics.inputs import check_accuracies, check_correctness
 from imagenet_rib.scores import compute_rib
 
 List = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 renamed Sequence
@@ -45,12 +46,18 @@ Args:
     reference: the pretraining reference set (e.g. "imagenet-val"), optional.
     finetune_sets: the rows to score (default: the whole suite).
     n_boot, confidence, seed: bootstrap options (config 'correctness' only).
+    scale: config 'accuracy' only. None (default): accuracies are percentages and values in
+        (0, 1] next to larger ones (fractions mixed with percentages), or all values in
+        [0, 1], are refused; "percent": trust the values; "fraction": all values are
+        fractions, multiplied by 100.
+    Correctness vectors must hold bools or 0/1 integers (floats are refused, not cast).
 Returns:
     The RIB scores (config 'correctness': with paired bootstrap intervals over images):
     'mri', 'ri', 'mean_acc_pre', 'avg_ood_post', 'reference_degradation', 'in_task_gain',
     'delta' (nested dict i -> j -> dA), 'missing'.
 Examples:
-    >>> rib = evaluate.load("metrics/rib")
+    >>> from imagenet_rib import metrics
+    >>> rib = evaluate.load(metrics.path("rib"))
     >>> rib.compute(
     ...     predictions=[60.0, 40.0, 70.0, 55.0],
     ...     references=[50.0, 50.0, 60.0, 60.0],
@@ -124,6 +131,20 @@ class Rib(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2410.21582"],
         )
 
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add rows; correctness vectors are checked before `evaluate` casts them to bools."""
+        if self.config_name == "correctness":
+            check_correctness(predictions, "predictions")
+            check_correctness(references, "references")
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one row; a correctness vector is checked before `evaluate` casts it to bools."""
+        if self.config_name == "correctness":
+            check_correctness(None if prediction is None else [prediction], "prediction")
+            check_correctness(None if reference is None else [reference], "reference")
+        super().add(prediction=prediction, reference=reference, **kwargs)
+
     def _compute(
         self,
         predictions,
@@ -136,6 +157,7 @@ class Rib(evaluate.Metric):
         n_boot=1000,
         confidence=0.95,
         seed=0,
+        scale=None,
     ):
         suite = _suite(suite, eval_set, reference)
         if self.config_name == "correctness":
@@ -154,6 +176,8 @@ class Rib(evaluate.Metric):
             out = result.scores.to_dict()
             out["intervals"] = {k: v for k, v in result.to_dict().items() if k != "scores"}
             return out
+        both = check_accuracies([*predictions, *references], scale)
+        predictions, references = both[: len(predictions)], both[len(predictions) :]
         pre = _pretrained(references, eval_set, _same_accuracy)
         return compute_rib(
             pre, _post(predictions, finetune_set, eval_set), suite, reference, finetune_sets

@@ -8,6 +8,7 @@ import datasets
 import evaluate
 import numpy as np
 
+from imagenet_rib.metrics.inputs import check_features
 from imagenet_rib.otdd import OTDDConfig, otdd
 
 List = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 renamed Sequence
@@ -45,7 +46,8 @@ Returns:
     'classes_a', 'classes_b' and 'label_distances' (k_a x k_b, W before the 1/2 factor);
     'diagnostics': sample counts, dropped classes, covariance regularisation, solver status.
 Examples:
-    >>> otdd = evaluate.load("metrics/otdd")
+    >>> from imagenet_rib import metrics
+    >>> otdd = evaluate.load(metrics.path("otdd"))
     >>> out = otdd.compute(
     ...     features=[[0.0], [0.2], [1.0], [1.2], [0.1], [0.3], [1.1], [1.3]],
     ...     labels=[0, 0, 1, 1, 0, 0, 1, 1],
@@ -74,13 +76,19 @@ class Otdd(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2002.02923"],
         )
 
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add samples; features and labels are checked before `evaluate` casts them."""
+        if all(kwargs.get(k) is not None for k in ("features", "labels", "dataset")):
+            # before evaluate casts them: ragged or empty rows, float labels
+            check_features(kwargs["features"], kwargs["labels"], kwargs["dataset"])
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
     def _compute(self, features, labels, dataset, **options):
         names = list(dict.fromkeys(dataset))
         if len(names) != 2:
             raise ValueError(f"`dataset` must take exactly two distinct values, got {names}")
         side = np.asarray(dataset) == names[0]
-        x = np.asarray(features, dtype=np.float32)
-        y = np.asarray(labels, dtype=np.int64)
+        x, y = check_features(features, labels, dataset)
         result = otdd(x[side], y[side], x[~side], y[~side], OTDDConfig(**options))
         out = result.to_dict()
         return {
