@@ -27,7 +27,14 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from imagenet_rib.results import ResultStore  # noqa: E402
-from report_data import SCALE, SUITE, expected_ri, synthetic_records, synthetic_results  # noqa: E402
+from report_data import (  # noqa: E402
+    SCALE,
+    SUITE,
+    expected_ri,
+    synthetic_records,
+    synthetic_results,
+    write_suite_yaml,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -93,8 +100,9 @@ def server(tmp_path_factory):
     }
     log = open(folder / "serve.log", "w")  # noqa: SIM115 - closed below
     cmd = [sys.executable, "-m", "imagenet_rib", "leaderboard", "serve", "--store", str(store)]
+    suite = write_suite_yaml(folder / "toy-suite.yaml")  # the records' suite is not built in
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--n-boot", "200"],
+        [*cmd, "--suite", str(suite), "--port", str(port), "--n-boot", "200"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -165,6 +173,7 @@ def test_page_shows_every_model_and_its_mri(server, browser):
         mri = np.mean([expected_ri(model, method, i) for i in SUITE]) + 0.5 * (seeds - 1)
         assert cells["mRI"] == f"{mri:+.2f}", (model, method, cells)
         assert cells["seeds"] == str(seeds) and cells["mRI 95% CI"].startswith("[")
+        assert cells["mRI 95% CI"].endswith("(seeds)" if seeds == 2 else "(images)")
     assert grid[("src-b", "ft")]["mRI"] == "-8.00"
 
     # a click on a row opens its detail view: the heatmap, the bars and the dA table
@@ -173,7 +182,7 @@ def test_page_shows_every_model_and_its_mri(server, browser):
         timeout=TIMEOUT_MS
     )
     page.wait_for_function(IMAGES_JS, timeout=TIMEOUT_MS)
-    assert "bootstrap over seeds" in page.locator("#rib-detail").inner_text()
+    assert "Student t over 2 seeds" in page.locator("#rib-detail").inner_text()
     assert outside == [], f"the page requested hosts other than 127.0.0.1: {outside}"
 
 

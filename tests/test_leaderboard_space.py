@@ -33,7 +33,7 @@ from imagenet_rib.leaderboard.space import (  # noqa: E402
     space_files,
     space_folder,
 )
-from report_data import make_run_dir, synthetic_results  # noqa: E402
+from report_data import make_run_dir, synthetic_results, toy_suite  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = ROOT / "spaces" / "leaderboard"
@@ -78,10 +78,10 @@ def test_space_folder_is_deployable_and_pinned_like_the_lock():
 
 @pytest.mark.hub
 def test_leaderboard_dataset_rows_link_their_model_repos(fake_hub: FakeHub, df, run_dir):
-    push_run(run_dir, "user/src-a-ft-d1", df, leaderboard_repo="user/lb")
+    push_run(run_dir, "user/src-a-ft-d1", df, leaderboard_repo="user/lb", suite=toy_suite())
     results = load_results(dataset="user/lb")
     assert results.correct is None and results.origin == "Hub dataset user/lb"
-    (row,) = build_leaderboard(results.frame, n_boot=50)
+    (row,) = build_leaderboard(results.frame, suites=[toy_suite()], n_boot=50)
     # only the run fine-tuned on d1 was pushed: 1 of 3 fine-tuning sets
     assert (row.model, row.method, row.repos) == ("src-a", "ft", ("user/src-a-ft-d1",))
     assert display.mri_cell(row) == "incomplete (1 of 3 sets)"
@@ -153,6 +153,8 @@ def test_the_space_app_builds_its_demo(fake_hub: FakeHub, df, tmp_path):
     config = namespace["demo"].get_config_file()
     texts = [str(c.get("props", {}).get("value")) for c in config["components"]]
     assert any("6 rows from Hub dataset user/lb" in t for t in texts)
+    # the Space knows only the built-in suites: the toy suite's rows say so instead of scoring
+    assert any("unknown suite (see details)" in t for t in texts)
 
 
 def test_cli_help_and_missing_gradio(capsys, monkeypatch, tmp_path):

@@ -27,6 +27,14 @@ def add_parser(subparsers) -> None:
     src.add_argument("--parquet", help="a Parquet (or .csv / .jsonl) export of a results store")
     src.add_argument("--dataset", help="Hub leaderboard dataset id (ORG/NAME, from `rib push`)")
     s.add_argument("--revision", default=None, help="revision of --dataset (default: main)")
+    s.add_argument(
+        "--suite",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="suite YAML for records of a suite that is not built in (repeatable); rows of a "
+        "suite neither built in nor given show an error instead of scores",
+    )
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     s.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     s.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
@@ -68,6 +76,7 @@ def run_serve(args: argparse.Namespace) -> int:
         parquet=args.parquet,
         dataset=args.dataset,
         revision=args.revision,
+        suites=args.suite,
         n_boot=args.n_boot,
         confidence=args.confidence,
         seed=args.seed,

@@ -139,7 +139,9 @@ class LeaderboardApp:
             "A(i -> j) - A_pre(j); **avg OOD after** = avg OOD before + mRI; "
             "**pretraining-set degradation** = A(i -> reference) - A_pre(reference) and "
             "**in-task gain** = A(i -> i) - A_pre(i), both averaged over fine-tuning sets. "
-            "A score with a missing cell reads *incomplete (k of n sets)*, never a partial mean."
+            "A score with a missing cell reads *incomplete (k of n sets)*, never a partial mean. "
+            f"Intervals ({self.confidence:.0%}): Student t over seeds where a row has several "
+            "seeds, else a paired bootstrap over test images (a results store only)."
         )
 
 
@@ -218,18 +220,25 @@ def make_app(
     parquet: str | Path | None = None,
     dataset: str | None = None,
     revision: str | None = None,
+    suites: Sequence[Any] = (),
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> LeaderboardApp:
-    """Load one results source (see `sources.load_results`) and build its leaderboard; the
-    app's "Reload results" button reads the source again."""
+    """Load one results source (see `sources.load_results`) and build its leaderboard
+    (`suites`: suites of one's own, see `table.build_leaderboard`); the app's "Reload
+    results" button reads the source again."""
     from .sources import load_results
 
     def loader() -> tuple[list[LeaderboardRow], str]:
         results = load_results(store, parquet=parquet, dataset=dataset, revision=revision)
         rows = build_leaderboard(
-            results.frame, results.correct, n_boot=n_boot, confidence=confidence, seed=seed
+            results.frame,
+            results.correct,
+            suites=suites,
+            n_boot=n_boot,
+            confidence=confidence,
+            seed=seed,
         )
         return rows, results.origin
 

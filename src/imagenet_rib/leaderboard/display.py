@@ -3,7 +3,8 @@ text and its figures.
 
 Pure pandas / matplotlib (no gradio), so the app stays a thin layer and everything shown is
 testable without a browser. A missing score is never shown as a number: its cell says why
-("incomplete (k of n sets)", "conflict", "n/a (split none)").
+("incomplete (k of n sets)", "conflict (see details)", "n/a (split none)"). The figures are
+the report's (`report.figures.draw_delta_grid`, `draw_ood_bars`), drawn for one row.
 """
 
 from __future__ import annotations
@@ -11,22 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from .table import LeaderboardRow
+from ..formatting import MISSING, fmt, fmt_interval
+from .table import LeaderboardRow, repo_url
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MISSING = "n/a"
 MAX_LINKS = 3
-
-
-def _num(value: float, *, signed: bool = True) -> str:
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
 def _incomplete(k: int, n: int) -> str:
@@ -34,47 +31,65 @@ def _incomplete(k: int, n: int) -> str:
 
 
 def _blocked(row: LeaderboardRow) -> str | None:
-    """The text every score cell of a row without scores shows."""
-    if row.scores is not None:
-        return None
-    return "conflict (see details)" if row.problems else MISSING
+    """The text every score cell of an error row shows (None for a scored row)."""
+    return None if row.result is not None else f"{row.error_kind} (see details)"
 
 
 def mri_cell(row: LeaderboardRow) -> str:
     if (text := _blocked(row)) is not None:
         return text
-    if math.isfinite(row.mri):
-        return _num(row.mri)
-    return _incomplete(row.complete_sets, row.n_sets)
+    return fmt(row.mri, signed=True) if math.isfinite(row.mri) else row.status
 
 
-def interval_cell(row: LeaderboardRow) -> str:
-    if row.interval is None:
+def interval_cell(row: LeaderboardRow, kind: str | None = None) -> str:
+    """The mRI interval of `kind` (default: seeds with >= 2 seeds, else images)."""
+    iv = row.interval(kind)
+    if iv is None:
         return MISSING
-    return f"[{_num(row.interval.low)}, {_num(row.interval.high)}]"
+    kind = kind or row.interval_kind
+    return f"{fmt_interval(iv.low, iv.high)} ({kind})"
+
+
+def interval_note(row: LeaderboardRow, kind: str | None = None) -> str:
+    """How the mRI interval of `kind` (default: the row's `interval_kind`) was obtained, or
+    why there is none."""
+    if row.result is None:
+        return "no score"
+    if not row.result.complete:
+        return "no interval: the matrix is incomplete"
+    kind = kind or row.interval_kind
+    if kind is None:
+        return "no interval: one seed and no per-image results"
+    if kind == "seeds":
+        if row.result.seed_intervals is None:
+            return "no interval over seeds: one seed"
+        return f"Student t over {len(row.seeds)} seeds"
+    if row.result.image_intervals is None:
+        return "no interval over test images: the source has no per-image results"
+    if row.interval(kind) is None:
+        return "no interval over test images: per-image results missing for some cells"
+    return f"paired bootstrap over test images (B = {row.result.image_intervals.n_resamples})"
 
 
 def ood_cells(row: LeaderboardRow) -> tuple[str, str]:
     """(average OOD accuracy before, after fine-tuning)."""
     if (text := _blocked(row)) is not None:
         return text, text
-    before = row.avg_ood_before
-    after = row.avg_ood_after
+    before, after = row.avg_ood_before, row.avg_ood_after
     return (
-        _num(before, signed=False) if math.isfinite(before) else "incomplete (baseline)",
-        _num(after, signed=False)
-        if math.isfinite(after)
-        else _incomplete(row.complete_sets, row.n_sets),
+        fmt(before) if math.isfinite(before) else "incomplete (baseline)",
+        fmt(after) if math.isfinite(after) else _incomplete(row.complete_sets, row.n_sets),
     )
 
 
 def degradation_cell(row: LeaderboardRow) -> str:
     if (text := _blocked(row)) is not None:
         return text
-    if not row.info.reference:
+    if not row.result.scores.reference:
         return f"{MISSING} (no reference set)"
-    value, k = row.degradation()
-    return _num(value) if math.isfinite(value) else _incomplete(k, row.n_sets)
+    if math.isfinite(row.degradation):
+        return fmt(row.degradation, signed=True)
+    return _incomplete(row.sets_with("reference_degradation"), row.n_sets)
 
 
 def gain_cell(row: LeaderboardRow) -> str:
@@ -82,14 +97,9 @@ def gain_cell(row: LeaderboardRow) -> str:
         return text
     if not row.in_task_meaningful:
         return f"{MISSING} (split {row.split})"
-    value, k = row.in_task_gain()
-    return _num(value) if math.isfinite(value) else _incomplete(k, row.n_sets)
-
-
-def repo_url(repo_id: str) -> str:
-    from huggingface_hub import constants
-
-    return f"{constants.ENDPOINT.rstrip('/')}/{repo_id}"
+    if math.isfinite(row.in_task_gain):
+        return fmt(row.in_task_gain, signed=True)
+    return _incomplete(row.sets_with("in_task_gain"), row.n_sets)
 
 
 def repo_cell(row: LeaderboardRow) -> str:
@@ -121,7 +131,7 @@ def columns(confidence: float = 0.95) -> list[str]:
 
 #: gradio datatype and width of each column of `columns` (the repo links are Markdown).
 DATATYPES = ["number"] + ["str"] * 12 + ["number", "markdown"]
-WIDTHS = [45, 90, 120, 80, 80, 90, 170, 110, 120, 75, 110, 115, 110, 60, 180]
+WIDTHS = [45, 90, 120, 80, 80, 90, 170, 110, 140, 75, 110, 115, 110, 60, 180]
 
 
 def display_frame(rows: Sequence[LeaderboardRow], confidence: float = 0.95) -> pd.DataFrame:
@@ -174,29 +184,41 @@ def _blocks(text: str) -> str:
     return "\n\n".join("\n".join(b) for b in blocks)
 
 
+def _interval_rows(row: LeaderboardRow) -> list[list[str]]:
+    pct = f"{row.confidence:.0%}"
+    return [
+        [
+            f"mRI {pct} interval over {what}",
+            f"{fmt_interval(iv.low, iv.high) if iv else MISSING} ({interval_note(row, kind)})",
+        ]
+        for kind, what in (("images", "test images"), ("seeds", "seeds"))
+        for iv in [row.interval(kind)]
+    ]
+
+
 def detail_markdown(row: LeaderboardRow) -> str:
-    """A row's details: its provenance, every score, the dA matrix and its runs."""
+    """A row's details: its provenance, every score with its intervals, the dA matrix, the
+    per-set intervals and its runs."""
     revision = f"`{row.model_revision}`" if row.model_revision else "(not recorded)"
     seeds = ", ".join(str(s) for s in row.seeds)
+    s = None if row.result is None else row.result.scores
+    suite = "" if s is None else f" ({', '.join(s.suite)}; pretraining reference "
+    suite += "" if s is None else f"{s.reference or MISSING})"
     parts = [
         f"### {row.label}",
         f"Pretraining source **{row.model}** at revision {revision}; method **{row.method}**"
         + (f" ({row.variant})" if row.variant else "")
-        + f"; suite **{row.suite}** ({', '.join(row.info.datasets)}; pretraining reference "
-        f"{row.info.reference or MISSING}); split {row.split}; seed(s) {seeds}.",
+        + f"; suite **{row.suite}**{suite}; split {row.split}; seed(s) {seeds}.",
     ]
-    if row.problems:
-        parts += ["**Not scored:**", *(f"- {p}" for p in row.problems)]
+    if row.error:
+        parts += [f"**Not scored ({row.error_kind}):**", f"- {row.error}"]
     before, after = ood_cells(row)
     parts.append(
         _table(
             ["score", "value"],
             [
                 ["mRI", mri_cell(row)],
-                [
-                    f"mRI {row.confidence:.0%} interval",
-                    f"{interval_cell(row)} ({row.interval_note})",
-                ],
+                *_interval_rows(row),
                 ["average OOD accuracy before fine-tuning (%)", before],
                 ["average OOD accuracy after fine-tuning (%)", after],
                 ["pretraining-set degradation (mean over fine-tuning sets)", degradation_cell(row)],
@@ -204,8 +226,13 @@ def detail_markdown(row: LeaderboardRow) -> str:
             ],
         )
     )
-    if row.scores is not None:
-        parts.append(_blocks(row.scores.to_markdown()))
+    if row.result is not None:
+        if not row.result.complete:
+            parts.append(row.result.status())
+        parts.append(_blocks(row.result.scores.to_markdown()))
+        for iv in (row.result.seed_intervals, row.result.image_intervals):
+            if iv is not None:
+                parts.append(_blocks(iv.to_markdown()))
     if row.notes:
         parts += ["Notes:", *(f"- {n}" for n in row.notes)]
     runs = [
@@ -223,9 +250,9 @@ def detail_markdown(row: LeaderboardRow) -> str:
 
 def before_after(row: LeaderboardRow) -> dict[str, tuple[float, float]]:
     """``{j: (A_pre(j), mean over i != j of A(i -> j))}`` over the suite (NaN if any is missing)."""
-    if row.scores is None:
+    if row.result is None:
         return {}
-    s = row.scores
+    s = row.result.scores
     out = {}
     for b, j in enumerate(s.suite):
         post = [s.acc_post[a, b] for a, i in enumerate(s.finetune_sets) if i != j]
@@ -234,24 +261,56 @@ def before_after(row: LeaderboardRow) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _without_intervals(ax: Any) -> None:
+    """`draw_ood_bars` for per-dataset accuracies, which have no intervals here: relabel the
+    y axis, drop the zero-length error bars and the in-bar "n/a" of a missing bar (the
+    figure writes that one above the axis already)."""
+    from matplotlib.container import ErrorbarContainer
+
+    ax.set_ylabel("accuracy on D_j (%)")
+    for container in [c for c in ax.containers if isinstance(c, ErrorbarContainer)]:
+        container.remove()
+    for text in [t for t in ax.texts if t.get_text() == MISSING and t.get_color() == "white"]:
+        text.remove()
+
+
 def detail_figures(row: LeaderboardRow, folder: str | Path) -> tuple[Path, Path] | None:
     """The row's dA heatmap and per-dataset before/after bars as PNGs in `folder` (written once
-    per row), or None for a row without scores."""
-    from ..report.figures import plot_delta_heatmap, plot_ood_bars
+    per row), or None for a row without scores.
 
-    if row.scores is None:
+    Both are the report's figures for one configuration: `draw_delta_grid` with one series on
+    its own colour scale, and `draw_ood_bars` with one bar pair per dataset D_j (see
+    `_without_intervals`)."""
+    from ..intervals import Interval
+    from ..report.figures import draw_delta_grid, draw_ood_bars, heatmap_bound, save_figure
+
+    if row.result is None:
         return None
+    s = row.result.scores
     folder = Path(folder)
     heatmap, bars = folder / f"delta-{row.id}.png", folder / f"before-after-{row.id}.png"
-    name = f"#{row.id} {row.model} / {row.method}" + (f" [{row.variant}]" if row.variant else "")
+    name = f"#{row.id} {row.model} / {row.result.label}"
     if not heatmap.is_file():
-        plot_delta_heatmap(row.scores, heatmap, title=f"dA(i -> j) in points, {name}")
-    if not bars.is_file():
-        plot_ood_bars(
-            before_after(row),
-            bars,
-            title=f"{name}: accuracy on D_j (%), pretrained vs mean after fine-tuning on i != j",
+        fig = draw_delta_grid(
+            {name: (s.delta, s.finetune_sets, s.columns)},
+            bound=heatmap_bound([s.delta]),
+            title="dA(i -> j), accuracy points",
+            ncols=1,
         )
+        save_figure(fig, heatmap)
+    if not bars.is_file():
+        no_ci = (math.nan, math.nan)
+        per_set = {
+            j: (Interval(pre, *no_ci), Interval(post, *no_ci))
+            for j, (pre, post) in before_after(row).items()
+        }
+        fig = draw_ood_bars(
+            per_set,
+            title=f"{name}: accuracy on each D_j (%)",
+            note="pretrained vs after fine-tuning (mean over the fine-tuning sets i != j)",
+        )
+        _without_intervals(fig.axes[0])
+        save_figure(fig, bars)
     return heatmap, bars
 
 
@@ -277,8 +336,8 @@ SORT_KEYS = {
     "mRI": lambda r: r.mri,
     "avg OOD after": lambda r: r.avg_ood_after,
     "avg OOD before": lambda r: r.avg_ood_before,
-    "degradation": lambda r: r.degradation()[0],
-    "in-task gain": lambda r: r.in_task_gain()[0] if r.in_task_meaningful else math.nan,
+    "degradation": lambda r: r.degradation,
+    "in-task gain": lambda r: r.in_task_gain,
 }
 
 

@@ -1,24 +1,24 @@
-"""Leaderboard rows from result records: one per (suite, pretraining source, method, variant).
+"""Leaderboard rows from result records: one per (suite, model revision, method, variant).
 
 Input: a table with the `records.ResultRecord` columns (a results store, its export or the Hub
-leaderboard dataset; see `sources`). Rows are grouped by
+leaderboard dataset; see `sources`), plus ``model_repo`` where `rib push` recorded it. The
+scores come from the tool's one scoring road, `scoring.score_records`; this module decides
+only what is scored together and adds the leaderboard's own columns:
 
-    (suite, model, model_revision, split rule/seed/fraction)    the pretraining source
-    x (method, variant)                                         what was done to it
+- the records are split by their ``suite`` column and each suite is scored with ONE
+  `score_records` call, against the suite of that name: one given by the caller
+  (``suites=``, a suite YAML for a suite of one's own) or else the built-in one. A suite that
+  cannot be resolved makes each of its configurations an error row;
+- `score_records` refuses records that would mix (two runs in one cell, a fine-tuned revision
+  without its own baseline, several splits, ...). When it refuses a suite's records, each
+  configuration is scored on its own (its records and its revision's baseline): the one that
+  is refused becomes a conflict row showing the error, the others are scored, and a note on
+  them says why they were scored one by one. Nothing is picked or dropped silently;
+- every row is scored over ALL the suite's datasets as fine-tuning sets, so a configuration
+  with k of the n sets done reads "incomplete (k of n sets)" instead of a partial mean.
 
-so results of different pretrained-weight revisions or splits are never combined. For each
-group, A_pre(j) comes from its ``method == "pretrained"`` rows and A(i -> j) from the rows
-fine-tuned on D_i, per seed; the scores are computed by the library's scoring functions through
-ONE adapter, `score_group`:
-
-    dA(i -> j) = A(i -> j) - A_pre(j),   RI_i = mean_{j != i} dA(i -> j),   mRI = mean_i RI_i
-    avg OOD after = mean_i mean_{j != i} A(i -> j) = avg OOD before + mRI
-    degradation_i = A(i -> ref) - A_pre(ref),   gain_i = A(i -> i) - A_pre(i)
-
-A score touching a missing cell is missing (NaN), never averaged over the cells that exist: a
-row with k of n fine-tuning sets complete reports "incomplete (k of n sets)". A cell measured
-for some seeds only is missing. Two runs claiming the same (fine-tuning set, seed) cell, or a
-baseline with two different accuracies on one dataset, make the row a conflict with no score.
+A row's values are `ScoreResult.to_dict()` plus `LeaderboardRow`'s columns: the id, the split,
+the model repos (``model_repo`` column), the status and the error, if any.
 """
 
 from __future__ import annotations
@@ -26,108 +26,43 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..errors import ConfigError
+from ..errors import ConfigError, RIBError, UnknownNameError
 from ..hub.push import REPO_COLUMN
-from ..report.tables import SuiteInfo, resolve_suite
+from ..scores import PRETRAINED
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..intervals import Interval, RIBIntervals
-    from ..scores import RIBScores
+    from ..intervals import Interval
+    from ..records import ResultRecord
+    from ..scoring import ScoreKey, ScoreResult
+    from ..suites import SuiteConfig
     from .sources import CorrectGetter
 
 logger = logging.getLogger(__name__)
 
-BASELINE_METHOD = "pretrained"
-#: Columns that define a pretraining source: rows differing in any are never combined.
-SOURCE_KEY = ("suite", "model", "model_revision", "split_rule", "split_seed", "test_fraction")
+#: Columns naming a configuration (`scoring.ScoreKey`): one leaderboard row per suite and key.
+KEY_COLUMNS = ("model", "model_revision", "method", "variant")
+#: What an error row's score cells read, by the kind of error.
+CONFLICT, UNKNOWN_SUITE = "conflict", "unknown suite"
 
 
-@dataclass
-class GroupScores:
-    """The scores of one leaderboard row and their intervals (None: none could be computed)."""
+def repo_url(repo_id: str) -> str:
+    """The Hub page of a model repo (the endpoint huggingface_hub is configured with)."""
+    from huggingface_hub import constants
 
-    scores: RIBScores
-    intervals: RIBIntervals | None
-    interval_note: str  # how the interval was obtained, or why there is none
-
-
-def score_group(
-    acc_pre: Mapping[str, float],
-    acc_post: Mapping[int, Mapping[str, Mapping[str, float]]],
-    suite: SuiteInfo,
-    *,
-    correct_pre: Mapping[str, np.ndarray] | None = None,
-    correct_post: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-    n_boot: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> GroupScores:
-    """The one call into the scoring API (`scores.compute_rib`, `intervals.seed_intervals`,
-    `intervals.bootstrap_rib`).
-
-    Args:
-        acc_pre: A_pre(j) for j in the suite and its reference (percent).
-        acc_post: ``{seed: {i: {j: A(i -> j)}}}``; absent cells are missing.
-        suite: the datasets D_1..D_n and the reference.
-        correct_pre, correct_post: per-image correctness ``(n_j,) bool`` of the baseline and of
-            the (single-seed) fine-tuned models, for a paired bootstrap over images.
-        n_boot, confidence, seed: resampling settings of the intervals.
-
-    Returns the point scores (several seeds: of the seed-mean accuracies, a cell missing in
-    any seed being missing) and, when the mRI is defined, its interval: over seeds when there
-    are several, else over images when correctness vectors are given.
-    """
-    from ..intervals import bootstrap_rib, seed_intervals
-    from ..scores import ScoreInputError, compute_rib
-
-    datasets, ref = list(suite.datasets), suite.reference
-    per_seed = [
-        compute_rib(acc_pre, acc_post[s], datasets, ref, allow_extra=True) for s in sorted(acc_post)
-    ]
-    if len(per_seed) > 1:
-        ci = seed_intervals(per_seed, confidence, n_boot=n_boot, seed=seed)
-        point, note = ci.scores, "bootstrap over seeds"
-    elif correct_pre and correct_post:
-        point, note = per_seed[0], "bootstrap over images"
-        try:
-            ci = bootstrap_rib(
-                correct_pre,
-                correct_post,
-                datasets,
-                ref,
-                n_boot=n_boot,
-                confidence=confidence,
-                seed=seed,
-                allow_extra=True,
-            )
-        except ScoreInputError as err:  # e.g. vectors of different images: no paired bootstrap
-            ci, note = None, f"no interval: {err}"
-    else:
-        ci, point, note = None, per_seed[0], "no interval: one seed and no per-image results"
-    if ci is not None and not (math.isfinite(ci.mri.low) and math.isfinite(ci.mri.high)):
-        ci, note = None, "no interval: per-image results missing for some cells"
-    if not point.complete:
-        ci, note = None, "no interval: the matrix is incomplete"
-    return GroupScores(point, ci, note)
-
-
-def _mean_if_all(values: Mapping[str, float], n: int) -> tuple[float, int]:
-    """(mean, k): the mean of the n per-set values when all k == n are finite, else NaN."""
-    finite = [v for v in values.values() if math.isfinite(v)]
-    return (float(np.mean(finite)) if len(finite) == n and n else math.nan), len(finite)
+    return f"{constants.ENDPOINT.rstrip('/')}/{repo_id}"
 
 
 @dataclass
 class LeaderboardRow:
-    """One leaderboard row; `scores` is None when the row is a conflict or has no baseline."""
+    """One leaderboard row: a configuration's `ScoreResult` (None for an error row) and the
+    leaderboard's own columns. `values` is ``result.to_dict()`` ({} for an error row)."""
 
     id: int
     suite: str
@@ -136,50 +71,81 @@ class LeaderboardRow:
     method: str
     variant: str
     split: str
-    seeds: tuple[int, ...]
-    info: SuiteInfo
-    scores: RIBScores | None
-    interval: Interval | None
-    interval_note: str
+    in_task_meaningful: bool  # the in-task gain needs D_i's test images held out
+    n_sets: int  # the suite's fine-tuning sets (0: the suite is unknown)
     confidence: float
-    in_task_meaningful: bool
+    result: ScoreResult | None = field(default=None, repr=False)
+    seeds: tuple[int, ...] = ()
     repos: tuple[str, ...] = ()
     runs: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str = ""
     notes: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(init=False, repr=False)
 
-    @property
-    def n_sets(self) -> int:
-        return len(self.info.datasets)
+    def __post_init__(self) -> None:
+        self.values = {} if self.result is None else self.result.to_dict()
 
-    @property
-    def complete_sets(self) -> int:
-        """Fine-tuning sets whose RI_i is defined (every off-diagonal cell measured)."""
-        return 0 if self.scores is None else sum(math.isfinite(v) for v in self.scores.ri.values())
+    def value(self, name: str) -> float:
+        """An overall score of `ScoreResult.to_dict` (NaN when missing or not scored)."""
+        v = self.values.get(name)
+        return math.nan if v is None else float(v)
 
     @property
     def mri(self) -> float:
-        return math.nan if self.scores is None else self.scores.mri
+        return self.value("mri")
 
     @property
     def avg_ood_before(self) -> float:
-        return math.nan if self.scores is None else self.scores.mean_acc_pre
+        return self.value("mean_acc_pre")
 
     @property
     def avg_ood_after(self) -> float:
-        return math.nan if self.scores is None else self.scores.avg_ood_post
+        return self.value("avg_ood_post")
 
-    def degradation(self) -> tuple[float, int]:
-        """(mean over fine-tuning sets of A(i -> ref) - A_pre(ref), sets measured)."""
-        if self.scores is None or not self.info.reference:
-            return math.nan, 0
-        return _mean_if_all(self.scores.reference_degradation, self.n_sets)
+    @property
+    def degradation(self) -> float:
+        """Mean over the fine-tuning sets of A(i -> ref) - A_pre(ref)."""
+        return self.value("mean_reference_degradation")
 
-    def in_task_gain(self) -> tuple[float, int]:
-        """(mean over fine-tuning sets of A(i -> i) - A_pre(i), sets measured)."""
-        if self.scores is None:
-            return math.nan, 0
-        return _mean_if_all(self.scores.in_task_gain, self.n_sets)
+    @property
+    def in_task_gain(self) -> float:
+        """Mean over the fine-tuning sets of A(i -> i) - A_pre(i) (NaN under split none)."""
+        return self.value("mean_in_task_gain") if self.in_task_meaningful else math.nan
+
+    def sets_with(self, name: str = "ri") -> int:
+        """Fine-tuning sets whose per-set score `name` (ri, reference_degradation,
+        in_task_gain) is defined, i.e. every cell it needs was measured."""
+        if self.result is None:
+            return 0
+        return sum(math.isfinite(v) for v in getattr(self.result.scores, name).values())
+
+    @property
+    def complete_sets(self) -> int:
+        return self.sets_with("ri")
+
+    @property
+    def interval_kind(self) -> str | None:
+        """'seeds' (>= 2 seeds), 'images' (per-image correctness) or None."""
+        return None if self.result is None else self.result.interval_kind
+
+    def interval(self, kind: str | None = None) -> Interval | None:
+        """The mRI interval of `kind` (default `interval_kind`); None where not defined."""
+        if self.result is None:
+            return None
+        iv = self.result.interval("mri", kind=kind)
+        if iv is None or not (math.isfinite(iv.low) and math.isfinite(iv.high)):
+            return None
+        return iv
+
+    @property
+    def status(self) -> str:
+        """'complete', 'incomplete (k of n sets)', or the error kind."""
+        if self.result is None:
+            return self.error_kind
+        if self.result.complete:
+            return "complete"
+        return f"incomplete ({self.complete_sets} of {self.n_sets} sets)"
 
     @property
     def label(self) -> str:
@@ -188,96 +154,37 @@ class LeaderboardRow:
         return f"#{self.id} {self.model}{rev} / {method} / {self.suite}"
 
     def to_dict(self) -> dict[str, Any]:
-        deg, gain = self.degradation(), self.in_task_gain()
-        return {
-            "id": self.id,
-            "suite": self.suite,
-            "model": self.model,
-            "model_revision": self.model_revision,
-            "method": self.method,
-            "variant": self.variant,
-            "split": self.split,
-            "seeds": list(self.seeds),
-            "suite_info": self.info.to_dict(),
-            "complete_sets": self.complete_sets,
-            "n_sets": self.n_sets,
-            "mri": _json(self.mri),
-            "interval": None if self.interval is None else self.interval.to_dict(),
-            "interval_note": self.interval_note,
-            "confidence": self.confidence,
-            "avg_ood_before": _json(self.avg_ood_before),
-            "avg_ood_after": _json(self.avg_ood_after),
-            "degradation": _json(deg[0]),
-            "in_task_gain": _json(gain[0]) if self.in_task_meaningful else None,
-            "repos": list(self.repos),
-            "scores": None if self.scores is None else self.scores.to_dict(),
-            "problems": list(self.problems),
-            "notes": list(self.notes),
-        }
+        """`ScoreResult.to_dict()` (identity only for an error row) plus the leaderboard's
+        columns: id, split, model repos and their links, status, error, notes."""
+        from ..formatting import json_safe
+
+        identity = {k: getattr(self, k) for k in ("suite", *KEY_COLUMNS)}
+        return json_safe(
+            {
+                **identity,
+                "n_seeds": len(self.seeds),
+                "seeds": list(self.seeds),
+                **self.values,
+                "id": self.id,
+                "split": self.split,
+                "n_sets": self.n_sets,
+                "complete_sets": self.complete_sets,
+                "status": self.status,
+                "model_repos": list(self.repos),
+                "model_repo_urls": [repo_url(r) for r in self.repos],
+                "error": self.error,
+                "notes": list(self.notes),
+            }
+        )
 
 
-def _json(x: float) -> float | None:
-    return None if not math.isfinite(x) else float(x)
-
-
-def _split_text(rule: str, seed: Any, fraction: Any) -> str:
-    if rule == "holdout":
-        return f"holdout {float(fraction):.0%} test, seed {seed}"
-    return str(rule)
-
-
-def _baseline(rows: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
-    """A_pre(j) per dataset; a dataset measured with different accuracies is a conflict."""
-    acc: dict[str, float] = {}
-    problems = []
-    for j, g in rows.groupby("eval_dataset", sort=False):
-        values = sorted(set(g["accuracy"].astype(float)))
-        if len(values) > 1:
-            problems.append(
-                f"the pretrained baseline has {len(values)} different accuracies on {j} "
-                f"({', '.join(f'{v:.2f}' for v in values)}, runs {sorted(set(g['run_id']))}): "
-                "remove the stale runs from the store"
-            )
-        acc[str(j)] = values[0]
-    return acc, problems
-
-
-def _post(rows: pd.DataFrame) -> tuple[dict[int, dict[str, dict[str, float]]], list[str]]:
-    """``{seed: {i: {j: A(i -> j)}}}``; two runs on the same (i, seed) are a conflict."""
-    acc: dict[int, dict[str, dict[str, float]]] = {}
-    problems = []
-    for (seed, i), g in rows.groupby(["seed", "finetune_dataset"], sort=True):
-        runs = sorted(set(g["run_id"]))
-        if len(runs) > 1:
-            configs = sorted(set(g["method_config"]))
-            problems.append(
-                f"{len(runs)} runs ({', '.join(runs)}) were fine-tuned on {i} with seed {seed}"
-                + (f" with different method configs {configs}" if len(configs) > 1 else "")
-                + ": keep one of them"
-            )
-            continue
-        acc.setdefault(int(seed), {})[str(i)] = {
-            str(j): float(a) for j, a in zip(g["eval_dataset"], g["accuracy"])
-        }
-    return acc, problems
-
-
-def _correct_maps(
-    pre: pd.DataFrame, post: pd.DataFrame, correct: CorrectGetter | None
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    if correct is None:
-        return {}, {}
-    cp: dict[str, np.ndarray] = {}
-    for r in pre.drop_duplicates("eval_dataset").itertuples():
-        vec = correct((r.run_id, r.variant, r.eval_dataset, r.eval_part))
-        if vec is not None:
-            cp[r.eval_dataset] = vec
-    cq: dict[str, dict[str, np.ndarray]] = {}
-    for r in post.itertuples():
-        vec = correct((r.run_id, r.variant, r.eval_dataset, r.eval_part))
-        if vec is not None:
-            cq.setdefault(r.finetune_dataset, {})[r.eval_dataset] = vec
-    return cp, cq
+def _split_text(rows: pd.DataFrame) -> str:
+    splits = sorted(set(zip(rows["split_rule"], rows["split_seed"], rows["test_fraction"])))
+    texts = [
+        f"holdout {float(frac):.0%} test, seed {seed}" if rule == "holdout" else str(rule)
+        for rule, seed, frac in splits
+    ]
+    return texts[0] if len(texts) == 1 else f"mixed: {'; '.join(texts)}"
 
 
 def _runs(rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -294,85 +201,147 @@ def _runs(rows: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _make_row(
-    rid: int,
-    info: SuiteInfo,
-    source: Mapping[str, Any],
-    pre_rows: pd.DataFrame,
-    rows: pd.DataFrame,
-    correct: CorrectGetter | None,
-    **resampling: Any,
-) -> LeaderboardRow:
-    """The row of one (pretraining source, method, variant): `pre_rows` are the source's
-    baseline rows, `rows` the method's rows (every seed and fine-tuning set)."""
-    from ..scores import ScoreInputError
+def _given_suites(suites: Sequence[SuiteConfig | str | Path]) -> dict[str, SuiteConfig]:
+    from ..suites import SuiteConfig, load_suite
 
-    acc_pre, problems = _baseline(pre_rows)
-    notes = []
-    outside = sorted(set(rows["finetune_dataset"]) - set(info.datasets))
-    if outside:
-        notes.append(f"fine-tuned on {outside}, outside the suite: not scored")
-        rows = rows[rows["finetune_dataset"].isin(info.datasets)]
-    acc_post, post_problems = _post(rows)
-    problems += post_problems
-    if pre_rows.empty:
-        problems.append(
-            f"no pretrained baseline rows (method {BASELINE_METHOD!r}) for {source['model']} at "
-            f"revision {source['model_revision'] or '(none)'}: evaluate the pretrained model first"
+    out: dict[str, SuiteConfig] = {}
+    for s in suites:
+        cfg = s if isinstance(s, SuiteConfig) else load_suite(s)
+        if cfg.name in out and out[cfg.name] != cfg:
+            raise ConfigError(f"two different suites named {cfg.name!r} were given; pass one")
+        out[cfg.name] = cfg
+    return out
+
+
+def _resolve_suite(name: str, given: Mapping[str, SuiteConfig]) -> SuiteConfig:
+    """The suite `name`: a given one, else the built-in one (never a file the data names)."""
+    from ..suites import builtin_suites, load_suite
+
+    if name in given:
+        return given[name]
+    if name not in builtin_suites():
+        raise UnknownNameError(
+            f"the records' suite {name!r} is neither built in ({builtin_suites()}) nor given: "
+            "pass its suite YAML (`rib leaderboard serve --suite FILE`, or "
+            "`build_leaderboard(..., suites=[FILE])`)"
         )
-    seeds = tuple(sorted(int(s) for s in set(rows["seed"])))
-    group = None
-    if not problems and acc_post:
-        cp, cq = _correct_maps(pre_rows, rows, correct if len(seeds) == 1 else None)
+    return load_suite(name)
+
+
+def _score_suite(
+    records: list[ResultRecord],
+    keys: Sequence[ScoreKey],
+    suite: SuiteConfig,
+    settings: Mapping[str, Any],
+) -> tuple[dict[ScoreKey, ScoreResult | str], str | None]:
+    """``{key: ScoreResult or the error refusing it}`` and, when the suite's records were
+    refused as a whole, that error (each configuration then scored on its own)."""
+    from ..scoring import score_records
+
+    rows = list(suite.datasets)
+    try:
+        table = score_records(records, suite, finetune_sets=rows, **settings)
+        return {r.key: r for r in table}, None
+    except RIBError as err:
+        whole = str(err)
+    logger.warning("suite %s: %s; scoring each configuration on its own", suite.name, whole)
+    out: dict[ScoreKey, ScoreResult | str] = {}
+    for key in keys:
+        mine = [
+            r
+            for r in records
+            if (r.model, r.model_revision) == (key.model, key.model_revision)
+            and (r.method == PRETRAINED or (r.method, r.variant) == (key.method, key.variant))
+        ]
         try:
-            group = score_group(
-                acc_pre, acc_post, info, correct_pre=cp, correct_post=cq, **resampling
-            )
-        except ScoreInputError as err:  # e.g. an accuracy outside [0, 100]
-            problems.append(str(err))
-    first = rows.iloc[0]
-    if problems:
-        logger.warning(
-            "%s / %s / %s not scored: %s",
-            source["model"],
-            first["method"],
-            source["suite"],
-            problems,
+            (out[key],) = score_records(mine, suite, finetune_sets=rows, **settings)
+        except RIBError as err:
+            logger.warning("%s %s (suite %s) not scored: %s", key.model, key.label, suite.name, err)
+            out[key] = str(err)
+    return out, whole
+
+
+def _suite_rows(
+    name: str,
+    frame: pd.DataFrame,
+    given: Mapping[str, SuiteConfig],
+    settings: Mapping[str, Any],
+) -> list[LeaderboardRow]:
+    """The rows of one suite's records (`frame`), in no particular order."""
+    from ..records import ResultRecord
+    from ..scoring import ScoreKey, as_records
+
+    tuned = frame[frame["method"] != PRETRAINED]
+    groups = {
+        ScoreKey(*(str(v) for v in k)): g
+        for k, g in tuned.groupby(list(KEY_COLUMNS), sort=False, dropna=False)
+    }
+    if not groups:
+        return []
+    error_kind, whole = CONFLICT, None
+    try:
+        suite = _resolve_suite(name, given)
+    except (UnknownNameError, ConfigError) as err:
+        logger.warning("suite %s not scored: %s", name, err)
+        scored: dict[ScoreKey, ScoreResult | str] = dict.fromkeys(groups, str(err))
+        error_kind, n_sets = UNKNOWN_SUITE, 0
+    else:
+        records = as_records(frame[list(ResultRecord.columns())])
+        scored, whole = _score_suite(records, list(groups), suite, settings)
+        n_sets = len(suite.datasets)
+    out = []
+    for key, g in groups.items():
+        got = scored[key]
+        result = None if isinstance(got, str) else got
+        seeds = result.seeds if result is not None else tuple(sorted({int(s) for s in g["seed"]}))
+        row = LeaderboardRow(
+            id=0,
+            suite=name,
+            model=key.model,
+            model_revision=key.model_revision,
+            method=key.method,
+            variant=key.variant,
+            split=_split_text(g),
+            in_task_meaningful=set(g["split_rule"]) == {"holdout"},
+            n_sets=n_sets,
+            confidence=settings["confidence"],
+            result=result,
+            seeds=seeds,
+            repos=tuple(sorted({r for r in g[REPO_COLUMN] if r})),
+            runs=_runs(g),
+            error=got if isinstance(got, str) else None,
+            error_kind="" if result is not None else error_kind,
         )
-    return LeaderboardRow(
-        id=rid,
-        suite=str(source["suite"]),
-        model=str(source["model"]),
-        model_revision=str(source["model_revision"]),
-        method=str(first["method"]),
-        variant=str(first["variant"]),
-        split=_split_text(source["split_rule"], source["split_seed"], source["test_fraction"]),
-        seeds=seeds,
-        info=info,
-        scores=None if group is None else group.scores,
-        interval=None if group is None or group.intervals is None else group.intervals.mri,
-        interval_note="no score" if group is None else group.interval_note,
-        confidence=resampling.get("confidence", 0.95),
-        in_task_meaningful=source["split_rule"] == "holdout",
-        repos=tuple(sorted({r for r in rows[REPO_COLUMN] if r})),
-        runs=_runs(rows),
-        problems=problems,
-        notes=notes,
-    )
+        if result is not None and whole is not None:
+            row.notes.append(
+                f"scored on its own: the records of suite {name!r} do not score together ({whole})"
+            )
+        out.append(row)
+    return out
 
 
 def build_leaderboard(
     df: pd.DataFrame,
     correct: CorrectGetter | None = None,
     *,
+    suites: Sequence[SuiteConfig | str | Path] = (),
     part: str = "test",
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> list[LeaderboardRow]:
     """Every leaderboard row of a results table (see the module docstring), sorted by suite,
-    model, revision, split, method and variant; `correct` (``key -> (N,) bool``, e.g. from a
-    results store) enables bootstrap intervals over images for single-seed rows."""
+    model, revision, method and variant, numbered from 1.
+
+    Args:
+        df: the result records (``ResultRecord`` columns, ``model_repo`` optional).
+        correct: per-image correctness (``key -> (N,) bool``, e.g. from a results store):
+            bootstrap intervals over test images.
+        suites: suites of one's own (`SuiteConfig`s or suite YAML paths) for records whose
+            suite is not built in; they take precedence over a built-in suite of that name.
+        part, n_boot, confidence, seed: as in `scoring.score_records`.
+    """
+    from ..scoring.inputs import natural_key
     from .sources import normalise_frame
 
     df = normalise_frame(df, "the results table")
@@ -381,21 +350,17 @@ def build_leaderboard(
     df = df[df["eval_part"] == part]
     if df.empty:
         raise ConfigError(f"no results for evaluation part {part!r}; choose another --part")
-    resampling = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
+    given = _given_suites(suites)
+    settings = dict(correct=correct, part=part, n_boot=n_boot, confidence=confidence, seed=seed)
     out: list[LeaderboardRow] = []
-    for _, sdf in df.groupby("suite", sort=True):
-        info = resolve_suite(sdf)
-        for key, gdf in sdf.groupby(list(SOURCE_KEY), sort=True, dropna=False):
-            source = dict(zip(SOURCE_KEY, key))
-            pre_rows = gdf[gdf["method"] == BASELINE_METHOD]
-            post = gdf[gdf["method"] != BASELINE_METHOD]
-            for _, rows in post.groupby(["method", "variant"], sort=True):
-                out.append(
-                    _make_row(len(out) + 1, info, source, pre_rows, rows, correct, **resampling)
-                )
+    for name, sdf in df.groupby("suite", sort=True):
+        out += _suite_rows(str(name), sdf, given, settings)
     if not out:
         raise ConfigError(
             "no fine-tuned results: the table holds only pretrained baselines; run a method "
             "with `rib run` or `rib finetune` first"
         )
+    out.sort(key=lambda r: (r.suite, r.model, r.model_revision, r.method, natural_key(r.variant)))
+    for k, row in enumerate(out, start=1):
+        row.id = k
     return out
