@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-all lint env install clean-env
+.PHONY: demo test test-all lint docs env install clean-env
 
 # No prerequisite on purpose: the hash in the folder name already encodes the lock file's
 # content, and a fresh clone's newer file times must not trigger a reinstall.
@@ -45,6 +45,9 @@ test-all: install
 lint: install
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/ruff format --check src tests scripts
+
+docs: install
+	$(PY) scripts/gen_cli_reference.py
 
 clean-env:
 	rm -rf $(VENV)
