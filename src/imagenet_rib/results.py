@@ -35,7 +35,7 @@ from .records import ResultRecord
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: records.provenance (v1 stores are upgraded in place on open)
 KEY = ("run_id", "variant", "eval_dataset", "eval_part")
 EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
 
@@ -111,6 +111,12 @@ class ResultStore:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) == 1:  # v1 had no provenance column; its records get "{}"
+                con.execute("ALTER TABLE records ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'")
+                con.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
             elif int(row[0]) != SCHEMA_VERSION:
                 raise RIBError(
                     f"{self.path} has results-store schema v{row[0]}, this library "

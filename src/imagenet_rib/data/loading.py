@@ -3,8 +3,9 @@
 Where the rows come from: Mini-RIB datasets are generated on first use; every other
 dataset is read from `source`, which is a local folder written by ``rib datasets build``
 (``save_to_disk`` or Parquet shards), or a Hub dataset id for `datasets.load_dataset`.
-A dataset's default source can be set with ``IMAGENET_RIB_DATA_<NAME>`` (upper case,
-``-`` as ``_``) or under ``$IMAGENET_RIB_DATA_DIR/<name>``.
+Where a dataset is read from, first match wins: ``--data NAME=FOLDER`` on the command line
+(the ``source`` argument here), the suite YAML's ``sources:``, ``IMAGENET_RIB_DATA_<NAME>``
+(upper case, ``-`` as ``_``), ``$IMAGENET_RIB_DATA_DIR/<name>``.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> 
 
         return load_mini_dataset(name, seed=seed)
     if source is None:
+        env = "IMAGENET_RIB_DATA_" + name.upper().replace("-", "_")
         raise DatasetError(
             f"no local copy of {name!r} is configured; convert the original download with "
             f"`rib datasets build {name} --src <download folder> --out <folder>`, then pass "
-            f"--data {name}=<folder> or set IMAGENET_RIB_DATA_DIR=<parent of the folder>"
+            f"--data {name}=<folder> (rib evaluate/finetune/run/otdd), list it under the suite "
+            f"YAML's sources:, or set {env}=<folder> or IMAGENET_RIB_DATA_DIR=<parent folder>"
         )
     return _load_from(source, name)
 
