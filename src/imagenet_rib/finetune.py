@@ -281,7 +281,8 @@ def _finetune(
         )
     source = source or sources.get(dataset)
     train_cfg = tcfg.to_dict()
-    machine = {k: train_cfg.pop(k) for k in MACHINE_FIELDS}
+    for k in MACHINE_FIELDS:
+        train_cfg.pop(k)
     resolved = _jsonable(
         {
             "model": {
@@ -304,7 +305,7 @@ def _finetune(
                 "library_version": __version__,
                 "world_size": int(os.environ.get("WORLD_SIZE", "1")),
                 "sources": sources,
-                **machine,
+                "num_workers": tcfg.workers(),
             },
         }
     )

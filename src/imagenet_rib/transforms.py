@@ -89,12 +89,13 @@ class ImageTransform:
         )
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3, H, W) -> float32 normalised."""
+        """uint8 (..., 3, H, W) -> float32 (pixels / 255 - mean) / std, a new tensor."""
         import torch
 
         mean = torch.tensor(self.mean, dtype=torch.float32, device=pixels.device).view(3, 1, 1)
         std = torch.tensor(self.std, dtype=torch.float32, device=pixels.device).view(3, 1, 1)
-        return (pixels.float() / 255.0 - mean) / std
+        # in place on one fresh copy: the values of (x / 255 - mean) / std, one allocation
+        return pixels.to(torch.float32, copy=True).div_(255.0).sub_(mean).div_(std)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         import torch

@@ -78,6 +78,11 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
         raise DatasetError(
             f"{path} holds neither a save_to_disk folder nor Parquet shards for {name!r}"
         )
+    if path.is_absolute() or source.startswith((".", "~")):  # a folder, not a Hub id
+        raise DatasetError(
+            f"the source of {name!r} is {source}, which does not exist; fix --data "
+            f"{name}=<folder>, the suite YAML's sources: or IMAGENET_RIB_DATA_* accordingly"
+        )
     return datasets.load_dataset(source, split="train")
 
 
