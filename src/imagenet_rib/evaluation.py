@@ -68,7 +68,9 @@ class EvalConfig(ConfigBase):
         "resize/crop on the GPU (close to, not equal to, the CPU transform)",
     )
     device: str = option("", help="torch device ('' : cuda:LOCAL_RANK when available, else cpu)")
-    pin_memory: bool | None = option(None, help="pin host batches (default: when on CUDA)")
+    pin_memory: bool | None = option(
+        None, help="pin host batches (default: on CUDA with decode='cpu')"
+    )
 
     def __post_init__(self) -> None:
         owner = "EvalConfig"
@@ -130,6 +132,7 @@ class DatasetEval:
     num_images: int
     correct: np.ndarray = field(repr=False)  # (N,) bool
     per_group: dict[str, float] = field(default_factory=dict)  # e.g. "fog/3" -> accuracy
+    predictions: np.ndarray | None = field(default=None, repr=False)  # (N,) target index
 
     def to_dict(self, with_correct: bool = False) -> dict[str, Any]:
         out = {
@@ -158,7 +161,7 @@ def score(part: SplitPart, pred: np.ndarray) -> DatasetEval:
     else:
         acc = 100.0 * float(correct.mean()) if len(correct) else float("nan")
     return DatasetEval(
-        part.name, part.part, part.protocol.rule, acc, len(correct), correct, per_group
+        part.name, part.part, part.protocol.rule, acc, len(correct), correct, per_group, pred
     )
 
 
@@ -244,7 +247,9 @@ def evaluate(
         encoded=cfg.decode == "gpu",
     )
     workers = min(cfg.workers(), len(batches))
-    pin = device.type == "cuda" if cfg.pin_memory is None else cfg.pin_memory
+    # nvJPEG copies the encoded bytes itself: pinning them would only cost time
+    auto_pin = device.type == "cuda" and cfg.decode == "cpu"
+    pin = auto_pin if cfg.pin_memory is None else cfg.pin_memory
     loader = torch.utils.data.DataLoader(
         batches,
         batch_size=None,  # items are whole batches
