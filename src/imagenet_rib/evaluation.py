@@ -69,7 +69,7 @@ class EvalConfig(ConfigBase):
     )
     device: str = option("", help="torch device ('' : cuda:LOCAL_RANK when available, else cpu)")
     pin_memory: bool | None = option(
-        None, help="pin host batches (default: on CUDA with decode='cpu')"
+        None, help="pin host batches (unset: pin on CUDA with decode='cpu')"
     )
 
     def __post_init__(self) -> None:
