@@ -13,7 +13,7 @@ Every figure comes with its baseline, measured in the same run:
     fraction of forward-only on pre-decoded batches of the same model;
 (c) whether `evaluate`'s predictions equal the reference loop's exactly (CPU fp32).
 
-    python scripts/bench_eval.py [--sizes 1000 4000 16000] [--e2e-images 512] [--threads 2]
+    python scripts/bench_eval.py [--sizes 1000 4000 16000] [--e2e-images 384] [--threads 2]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def sample():
         peak["main"] = max(peak["main"], field("/proc/self/status", "RssAnon"))
         for pid in children():  # a forked worker shares the parent's pages: count its own
             peak["worker"] = max(peak["worker"], field(f"/proc/{pid}/smaps_rollup", "Private_Dirty"))
-        time.sleep(0.01)
+        time.sleep(0.05)  # a persistent O(N) buffer cannot hide between two samples
 
 torch.set_num_threads(int(sys.argv[4]))
 ds = datasets.load_from_disk(sys.argv[1]).select(range(int(sys.argv[2])))
@@ -207,7 +207,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
     p.add_argument("--pipeline-images", type=int, default=1000)
-    p.add_argument("--e2e-images", type=int, default=512)
+    p.add_argument("--e2e-images", type=int, default=384)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=2, help="torch threads of the main process")
     p.add_argument("--workers", type=int, default=2, help="loader workers for (a) and (b)")
@@ -240,7 +240,7 @@ def main() -> None:
             f"{n_max} JPEGs 280x224 ({mb:.1f} kB each) written in {time.perf_counter() - t:.0f} s"
         )
         tiny = save_vit(tmp / "tiny", hidden=32, depth=1, patch=32)
-        vit = save_vit(tmp / "vit", hidden=192, depth=6, patch=16)
+        vit = save_vit(tmp / "vit", hidden=384, depth=6, patch=16)
 
         # (a) memory, one fresh process per size
         print(

@@ -366,3 +366,17 @@ def test_evaluation_memory_is_flat_in_n_and_writes_no_n_sized_file(tmp_path):
         assert _tree(data) == before  # nothing written next to the data
     assert _tree(cache) == {}  # nor in the library's cache
     assert grew[1600] <= 1.25 * grew[200] + 10_000, grew  # kB; the slack absorbs noise
+
+
+def test_tf32_switches_are_set_for_the_evaluation_and_restored():
+    from imagenet_rib.evaluation import fp32_matmuls
+
+    mm = torch.backends.cuda.matmul
+    before = mm.fp32_precision
+    with fp32_matmuls(True, torch.device("cuda")):
+        assert mm.fp32_precision == "tf32"
+    with fp32_matmuls(False, torch.device("cuda")):
+        assert mm.fp32_precision == "ieee" and torch.backends.cudnn.conv.fp32_precision == "ieee"
+    assert mm.fp32_precision == before
+    with fp32_matmuls(True, torch.device("cpu")):  # nothing to switch on a CPU
+        assert mm.fp32_precision == before

@@ -21,6 +21,7 @@ prediction, never O(N images).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -174,7 +175,7 @@ def placed(models: Sequence[torch.nn.Module], device: torch.device) -> Iterator[
     """
     saved = []
     for m in models:
-        first = next(iter([*m.parameters(), *m.buffers()]), None)
+        first = next(itertools.chain(m.parameters(), m.buffers()), None)
         saved.append((m.training, None if first is None else first.device))
         m.eval().to(device)
     try:
@@ -195,13 +196,26 @@ def fp32_matmuls(allow_tf32: bool, device: torch.device) -> Iterator[None]:
     if device.type != "cuda":
         yield
         return
-    mm, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
-    saved = (mm.fp32_precision, conv.fp32_precision)
-    mm.fp32_precision = conv.fp32_precision = "tf32" if allow_tf32 else "ieee"
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9
+        switches = [
+            (torch.backends.cuda.matmul, "fp32_precision"),
+            (torch.backends.cudnn.conv, "fp32_precision"),
+        ]
+        value: object = "tf32" if allow_tf32 else "ieee"
+    else:
+        switches = [
+            (torch.backends.cuda.matmul, "allow_tf32"),
+            (torch.backends.cudnn, "allow_tf32"),
+        ]
+        value = allow_tf32
+    saved = [getattr(obj, name) for obj, name in switches]
+    for obj, name in switches:
+        setattr(obj, name, value)
     try:
         yield
     finally:
-        mm.fp32_precision, conv.fp32_precision = saved
+        for (obj, name), old in zip(switches, saved):
+            setattr(obj, name, old)
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
