@@ -2,9 +2,9 @@
 
 Same model (the Mini-RIB ViT config unless --tiny), same batch size, same optimizer (SGD,
 momentum 0.9), measured in the same run; prints the median time per optimizer step and
-its ratio to the plain loop. The Trainer's step includes its data pipeline (PixelDataset
--> collate -> normalise), the plain loop reuses one pre-normalised batch, so the ratio of
-"trainer (no regulariser)" is the Trainer's own overhead.
+its ratio to the plain loop. The Trainer's step includes its data pipeline (in-memory uint8
+samples -> collate -> normalise on the device), the plain loop reuses one pre-normalised
+batch, so the ratio of "trainer (no regulariser)" is the Trainer's own overhead.
 
     python scripts/bench_train.py [--steps 30] [--batch 64] [--tiny]
 """
@@ -35,6 +35,19 @@ def plain_loop(model, x, y, steps: int) -> list[float]:
     return times
 
 
+class UInt8Rows(torch.utils.data.Dataset):
+    """Pre-decoded uint8 images as the Trainer's samples (what `ImageRows` yields)."""
+
+    def __init__(self, pixels: np.ndarray, targets: np.ndarray) -> None:
+        self.pixels, self.targets = pixels, targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"pixel_values": torch.from_numpy(self.pixels[i]), "labels": int(self.targets[i])}
+
+
 class StepTimer:
     def __init__(self) -> None:
         self.times: list[float] = []
@@ -57,20 +70,25 @@ def trainer_steps(
 ) -> list[float]:
     from imagenet_rib.data.labels import MINI_DIGITS
     from imagenet_rib.data.protocol import full_protocol
-    from imagenet_rib.data.tensors import PixelDataset
     from imagenet_rib.training import TrainConfig, build_trainer
 
     cfg = TrainConfig(
-        batch_size=batch, max_steps=steps, warmup_steps=0, save_steps=0, logging_steps=10_000
+        batch_size=batch,
+        max_steps=steps,
+        warmup_steps=0,
+        save_steps=0,
+        logging_steps=10_000,
+        num_workers=0,
     )
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = build_trainer(
             make_model(),
-            PixelDataset(pixels, targets, transform),
+            UInt8Rows(pixels, targets),
             full_protocol(MINI_DIGITS).reduce,
             cfg,
             Path(tmp),
+            transform=transform,
             regularisers=regs,
             callbacks=[timer],
             num_processes=1,

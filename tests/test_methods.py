@@ -334,3 +334,43 @@ def test_the_cli_lists_every_method_with_its_description_and_options(capsys):
     text = capsys.readouterr().out
     assert text.startswith("lp-ft (train: ") and "\nlwf (train: " in text
     assert "  lp_epochs: float | None  (default None)\n" in text
+
+
+def test_wise_ft_combines_weights_that_live_on_different_devices(runs, tiny_root):
+    """In one `rib run` on a GPU the cached pretrained model and a reloaded run may sit on
+    different devices; the meta device stands in for the second one here."""
+    import copy
+    import warnings
+
+    pre = tiny_loaded(tiny_root)
+    on_meta = copy.deepcopy(runs["ft"].model).to("meta")
+    cfg = get_method("wise-ft").make_config({"alphas": [0.0, 0.5]})
+    with warnings.catch_warnings():  # loading into meta parameters is a no-op, by design here
+        warnings.simplefilter("ignore", UserWarning)
+        variants = dict(get_method("wise-ft").derive(pre, [on_meta], cfg))
+    for module in variants.values():
+        assert {p.device.type for p in module.parameters()} == {"meta"}
+    assert {p.device.type for p in pre.model.parameters()} == {"cpu"}  # never moved
+    soup = get_method("soup").derive(None, [on_meta, runs["ft"].model], cfg)
+    assert {p.device.type for p in soup[0][1].parameters()} == {"meta"}
+
+
+def test_wise_ft_and_soups_of_mixed_dtypes_compute_in_float32(runs, tiny_root):
+    import copy
+
+    pre = tiny_loaded(tiny_root)
+    p = {k: v.clone() for k, v in pre.model.state_dict().items()}
+    half = copy.deepcopy(runs["ft"].model).to(torch.bfloat16)
+    f = half.state_dict()
+    cfg = get_method("wise-ft").make_config({"alphas": [0.0, 0.5, 1.0]})
+    variants = dict(get_method("wise-ft").derive(pre, [half], cfg))
+    for n in p:
+        mid = ((1 - 0.5) * p[n] + 0.5 * f[n].float()).to(torch.bfloat16)
+        assert torch.equal(variants["alpha=0.5"].state_dict()[n], mid)
+        assert torch.equal(variants["alpha=0.0"].state_dict()[n], p[n].to(torch.bfloat16))
+        assert torch.equal(variants["alpha=1.0"].state_dict()[n], f[n])
+        assert torch.equal(pre.model.state_dict()[n], p[n])  # the pretrained weights untouched
+    ((_, soup),) = get_method("soup").derive(None, [half, pre.model], cfg)
+    for n in p:
+        mean = (0.5 * f[n].float() + 0.5 * p[n]).to(torch.bfloat16)
+        assert torch.equal(soup.state_dict()[n], mean)

@@ -274,3 +274,108 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(tiny_env, tmp_path):
             split=SPLIT,
             output_dir=tmp_path / "run",
         )
+
+
+class AutocastRecorder(torch.nn.Module):
+    """A 10-way classifier recording, per forward, whether autocast was on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(3 * 32 * 32, 10)
+        self.seen: list[bool] = []
+
+    def forward(self, pixel_values, **_):
+        self.seen.append(torch.is_autocast_enabled("cpu"))
+        return self.fc(pixel_values.flatten(1))
+
+
+@pytest.mark.parametrize("precision", ["no", "bf16"])
+def test_lwf_teacher_runs_in_the_training_precision_on_uint8_batches(precision, tmp_path):
+    import datasets
+
+    from imagenet_rib.data.labels import MINI_DIGITS
+    from imagenet_rib.data.protocol import full_protocol
+    from imagenet_rib.data.stream import ImageRows
+    from imagenet_rib.methods.lwf.config import LwFConfig
+    from imagenet_rib.models.mini import image_processor
+    from imagenet_rib.training import build_trainer
+    from imagenet_rib.transforms import from_hf_processor
+    from rib_train_helpers import make_dataset
+
+    make_dataset(tmp_path / "d", tuple(range(10)), 8)
+    ds = datasets.load_from_disk(str(tmp_path / "d"))
+    transform = from_hf_processor(image_processor())
+    rows = ImageRows(ds, transform, np.arange(8) % 10)
+    model, reg = AutocastRecorder(), LwFRegulariser(LwFConfig())
+    cfg = TrainConfig(
+        batch_size=4,
+        max_steps=2,
+        warmup_steps=0,
+        save_steps=0,
+        logging_steps=1,
+        mixed_precision=precision,
+        num_workers=1,
+    )
+    trainer = build_trainer(
+        model,
+        rows,
+        full_protocol(MINI_DIGITS).reduce,
+        cfg,
+        tmp_path / "out",
+        transform=transform,
+        regularisers=[reg],
+        num_processes=1,
+    )
+    trainer.train()
+    on = precision == "bf16"
+    assert len(reg.teacher.seen) == 2 and all(s == on for s in reg.teacher.seen)
+    assert model.seen and all(s == on for s in model.seen)
+
+
+def test_trainer_refuses_float_batches(tmp_path):
+    from imagenet_rib.data.labels import MINI_DIGITS
+    from imagenet_rib.data.protocol import full_protocol
+    from imagenet_rib.models.mini import image_processor
+    from imagenet_rib.training import build_trainer
+    from imagenet_rib.transforms import from_hf_processor
+
+    class Floats(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return {"pixel_values": torch.zeros(3, 32, 32), "labels": 0}
+
+    cfg = TrainConfig(batch_size=4, max_steps=1, warmup_steps=0, save_steps=0, num_workers=0)
+    trainer = build_trainer(
+        AutocastRecorder(),
+        Floats(),
+        full_protocol(MINI_DIGITS).reduce,
+        cfg,
+        tmp_path,
+        transform=from_hf_processor(image_processor()),
+        num_processes=1,
+    )
+    with pytest.raises(ConfigError, match="uint8"):
+        trainer.train()
+
+
+def test_num_workers_is_machine_provenance_not_part_of_the_run(tiny_env, tmp_path):
+    import json
+
+    common = dict(train=quick_train(max_steps=1), split=SPLIT)
+    model = str(tiny_env / "model")
+    finetune(model, "ft", "mini-r", output_dir=tmp_path / "r", **common)
+    config = json.loads((tmp_path / "r" / "rib_config.json").read_text())
+    assert "num_workers" not in config["train"]
+    assert config["provenance"]["num_workers"] == TrainConfig().workers() >= 1
+    # the same run with other workers is the same run (returned, not retrained or refused)
+    again = finetune(
+        model,
+        "ft",
+        "mini-r",
+        output_dir=tmp_path / "r",
+        train={**common["train"], "num_workers": 0},
+        split=SPLIT,
+    )
+    assert again.run_dir == tmp_path / "r"

@@ -1,16 +1,16 @@
-"""Data-parallel evaluation under ``accelerate launch`` / ``torchrun``: each sample exactly once.
+"""Process-group helpers for ``accelerate launch`` / ``torchrun``: each sample exactly once.
 
-With W processes and N rows, rank r predicts the contiguous block
+With W processes and N rows, rank r handles the contiguous block
 
     rows [b_r, b_{r+1}),    b_r = floor(r * N / W)
 
-(blocks differ in length by at most one row), decoding only its own rows (the tensor
-store caches each shard). Predictions are gathered by padding every block to the longest
-length L = max_r (b_{r+1} - b_r), ``all_gather``-ing (W, L), and keeping the first
-b_{r+1} - b_r entries of each rank's row: no padding sample and no duplicate ever reaches
-the accuracy, unlike a ``DistributedSampler`` that repeats samples to even out the shards.
-Every rank receives the full predictions; by convention rank 0 writes results
-(`is_main_process`), the others wait at `barrier`.
+(`shard_bounds`; blocks differ in length by at most one row) and reads only those rows.
+`gather_exact` pads every block to the longest length L = max_r (b_{r+1} - b_r),
+``all_gather``-s (W, L), and keeps the first b_{r+1} - b_r entries of each rank's row: no
+padding sample and no duplicate ever reaches an accuracy, unlike a ``DistributedSampler``
+that repeats samples to even out the shards. Every rank receives the full result; by
+convention rank 0 writes results (`is_main_process`), the others wait at `barrier`.
+`evaluation.evaluate` builds on these (this module sits below it and never imports it).
 
 Without a process group (a plain ``python`` run) everything degrades to one process.
 """
@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     import torch
-
-    from .data.loading import SplitPart
-    from .evaluation import DatasetEval
-    from .transforms import ImageTransform
 
 logger = logging.getLogger(__name__)
 
@@ -118,58 +113,3 @@ def gather_exact(local: np.ndarray, n: int) -> np.ndarray:
     full = np.concatenate(parts)
     assert len(full) == n, (len(full), n)
     return full
-
-
-def predict_sharded(
-    models: Sequence[torch.nn.Module],
-    part: SplitPart,
-    transform: ImageTransform,
-    *,
-    batch_size: int = 512,
-    dev: str | torch.device | None = None,
-) -> list[np.ndarray]:
-    """Reduced-logit argmax of each model over all rows of `part`, split across the ranks."""
-    from .data.tensors import pixels
-    from .evaluation import predict
-
-    n = len(part.dataset)
-    lo, hi = shard_bounds(n, world_size())[rank()]
-    rows = part.dataset if (lo, hi) == (0, n) else part.dataset.select(range(lo, hi))
-    local = predict(
-        models,
-        pixels(rows, transform),
-        transform,
-        part.protocol.reduce,
-        batch_size=batch_size,
-        device=dev or device(),
-    )
-    return [gather_exact(p, n) for p in local]
-
-
-def evaluate_many(
-    models: Sequence[torch.nn.Module],
-    transform: ImageTransform,
-    parts: Sequence[SplitPart],
-    *,
-    batch_size: int = 512,
-    dev: str | torch.device | None = None,
-    progress: bool = False,
-) -> list[dict[str, DatasetEval]]:
-    """Evaluate several checkpoints on several dataset parts, data-parallel when launched
-    with several processes (one process: a plain loop over `evaluation.predict`).
-
-    Several checkpoints (a WiSE-FT sweep) share each pass over each dataset's pixels.
-    """
-    from .evaluation import score
-
-    out: list[dict[str, DatasetEval]] = [{} for _ in models]
-    it: Any = parts
-    if progress and is_main_process():
-        from tqdm.auto import tqdm
-
-        it = tqdm(parts, desc="evaluate", unit="dataset", leave=False)
-    for part in it:
-        preds = predict_sharded(models, part, transform, batch_size=batch_size, dev=dev)
-        for k, pred in enumerate(preds):
-            out[k][part.name] = score(part, pred)
-    return out

@@ -157,7 +157,11 @@ def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
     path = run_dir / CONFIG_FILE
     if not path.exists():
         return False
+    from .training import MACHINE_FIELDS
+
     old = json.loads(path.read_text())
+    if isinstance(old.get("train"), dict):  # folders written before these moved to provenance
+        old["train"] = {k: v for k, v in old["train"].items() if k not in MACHINE_FIELDS}
     strip = lambda d: {k: v for k, v in d.items() if k != "provenance"}  # noqa: E731
     if strip(old) != strip(resolved):
         diff = sorted(
@@ -185,6 +189,7 @@ def finetune(
     output_dir: str | Path,
     resume: bool = True,
     source: str | None = None,
+    sources: dict[str, str] | None = None,
     opt_in: bool = False,
     callbacks: Sequence[Any] = (),
 ) -> FinetuneResult:
@@ -193,6 +198,8 @@ def finetune(
     `model` is a name / folder / Hub id or a `LoadedModel` (copied, never trained in place).
     `train` overrides the reference hyperparameters. With `resume`, an interrupted run
     continues from its last checkpoint and a finished one is returned without retraining.
+    `source` is where `dataset` is read from; `sources` maps other datasets a method reads
+    (the EWC Fisher's reference set) to theirs (default: ``IMAGENET_RIB_DATA_*``).
     `opt_in` must be True to tune on a dataset whose licence forbids it (ObjectNet);
     `callbacks` are extra `TrainerCallback`s (every stage).
     """
@@ -209,6 +216,7 @@ def finetune(
             output_dir=output_dir,
             resume=resume,
             source=source,
+            sources=sources,
             opt_in=opt_in,
             callbacks=callbacks,
         )
@@ -227,6 +235,7 @@ def _finetune(
     output_dir,
     resume,
     source,
+    sources,
     opt_in,
     callbacks,
 ) -> FinetuneResult:
@@ -236,10 +245,10 @@ def _finetune(
 
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
-    from .data.tensors import PixelDataset, pixels
+    from .data.stream import ImageRows
     from .methods import SetupContext, get_method
     from .methods.weights import save_module
-    from .training import build_trainer
+    from .training import MACHINE_FIELDS, build_trainer
 
     meth = get_method(method)
     if meth.kind != "train":
@@ -264,6 +273,16 @@ def _finetune(
             f"{spec.label_space!r}"
         )
     protocol = spec.protocol(rule)
+    sources = dict(sources or {})
+    if source is not None and sources.get(dataset, source) != source:
+        raise ConfigError(
+            f"two sources for {dataset!r}: source={source!r} and sources[{dataset!r}]="
+            f"{sources[dataset]!r}; give one"
+        )
+    source = source or sources.get(dataset)
+    train_cfg = tcfg.to_dict()
+    for k in MACHINE_FIELDS:
+        train_cfg.pop(k)
     resolved = _jsonable(
         {
             "model": {
@@ -278,12 +297,15 @@ def _finetune(
             "dataset": dataset,
             "protocol": protocol.to_dict(),
             "split": split.to_dict(),
-            "train": tcfg.to_dict(),
+            "train": train_cfg,
             "max_train_samples": max_train_samples,
             "source": source,
+            # machine-specific, never compared with an existing run folder's
             "provenance": {
                 "library_version": __version__,
                 "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+                "sources": sources,
+                "num_workers": tcfg.workers(),
             },
         }
     )
@@ -305,9 +327,18 @@ def _finetune(
     part = load_split(
         dataset, "train", split, rule=rule, source=source, max_samples=max_train_samples
     )
-    train_ds = PixelDataset(pixels(part.dataset, loaded.transform), part.targets, loaded.transform)
-    _check_head(loaded, protocol, train_ds[0]["pixel_values"], dataset)
-    context = SetupContext(loaded=loaded, split=split, seed=tcfg.seed)
+    # decoded on the fly by the loader's workers; each rank's sampler reads its own shard
+    train_ds = ImageRows(part.dataset, loaded.transform, part.targets)
+    example = loaded.transform.normalize(train_ds[0]["pixel_values"])
+    _check_head(loaded, protocol, example, dataset)
+    context = SetupContext(
+        loaded=loaded,
+        split=split,
+        seed=tcfg.seed,
+        sources=sources,
+        mixed_precision=tcfg.mixed_precision,
+        num_workers=tcfg.workers(),
+    )
     steps, trainer = 0, None
     for i, stage in enumerate(stages):
         stage_dir = run_dir / "stages" / stage.name
@@ -334,6 +365,7 @@ def _finetune(
             protocol.reduce,
             tcfg,
             ckpt,
+            transform=loaded.transform,
             regularisers=regs,
             epochs=stage.epochs,
             log_path=log_path,

@@ -1,4 +1,4 @@
-"""Where the library keeps its caches (datasets, mini models, preprocessed tensors).
+"""Where the library keeps its caches (Mini-RIB datasets and models, EWC Fisher matrices).
 
 Root: ``$IMAGENET_RIB_CACHE`` or ``~/.cache/imagenet_rib``. Writers in this library write
 to a temporary sibling and `os.replace` it into place, so a crash never leaves a

@@ -38,11 +38,13 @@ class ResultRecord:
         eval_dataset, eval_part: D_j and ``"test"`` / ``"train"``.
         suite: suite name; label_space: pretraining label space.
         protocol: label protocol rule (``"full"``, ``"subset"``, ``"objectnet/max-over-mapped"``).
-        split_rule, split_seed, test_fraction: the split (PROTOCOL.md section 4).
+        split_rule, split_seed, test_fraction: the split (``holdout`` or paper mode ``none``).
         seed: fine-tuning seed.
         accuracy: top-1 percent; num_images: rows evaluated.
         per_group: JSON of per-(corruption/severity) accuracies where applicable.
         library_version, time (ISO 8601 UTC): provenance.
+        provenance: JSON of how the evaluation ran (precision, TF32, decoder, device, batch
+            size: `EvalConfig.provenance`); ``"{}"`` for records of stores older than it.
     """
 
     run_id: str
@@ -66,6 +68,7 @@ class ResultRecord:
     per_group: str
     library_version: str
     time: str
+    provenance: str = "{}"
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -76,8 +79,14 @@ class ResultRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResultRecord:
-        names = [f.name for f in dataclasses.fields(cls)]
-        return cls(**{n: data[n] for n in names})
+        """From `to_dict`'s output; a field with a default may be absent (older exports)."""
+        fields = dataclasses.fields(cls)
+        missing = [
+            f.name for f in fields if f.name not in data and f.default is dataclasses.MISSING
+        ]
+        if missing:
+            raise KeyError(f"record lacks field(s) {missing}")
+        return cls(**{f.name: data[f.name] for f in fields if f.name in data})
 
     @classmethod
     def columns(cls) -> list[str]:

@@ -40,7 +40,7 @@ from .records import ResultRecord
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: records.provenance (v1 stores are upgraded in place on open)
 KEY = ("run_id", "variant", "eval_dataset", "eval_part")
 EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
 
@@ -200,10 +200,24 @@ class ResultStore:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif row[0] == "1":  # v1 had no provenance column; its records get "{}"
+                con.execute("ALTER TABLE records ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'")
+                con.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
             self._check_version(con)
 
     def _check_version(self, con: sqlite3.Connection) -> None:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and row[0] == "1" and not self.read_only:
+            return  # upgraded in place by the writable open that follows
+        if row is not None and row[0] == "1":
+            raise RIBError(
+                f"{self.path} is a results store of schema v1 (no provenance column); open it "
+                f"once for writing (`ResultStore(path)`, or any `rib run` / `rib evaluate "
+                f"--store` on it) to upgrade it in place, then read it"
+            )
         if row is None or row[0] != str(SCHEMA_VERSION):
             raise RIBError(
                 f"{self.path} has results-store schema "

@@ -30,7 +30,7 @@ from .results import ResultStore
 from .suites import SuiteConfig
 
 if TYPE_CHECKING:
-    from .evaluation import DatasetEval
+    from .evaluation import DatasetEval, EvalConfig
     from .scoring import ScoreTable
 
 __all__ = [
@@ -54,13 +54,28 @@ logger = logging.getLogger(__name__)
 
 
 class _Context:
-    """What a sweep process keeps between runs: suite, test parts, pretrained models, store."""
+    """What a sweep process keeps between runs: suite, test parts, pretrained models, store.
 
-    def __init__(self, config: BenchmarkConfig, store: ResultStore | None = None) -> None:
+    `sources` (dataset -> folder, e.g. from ``rib run --data``) override the suite's. The
+    cached pretrained models stay on the CPU: evaluation moves them to its device and back.
+    """
+
+    def __init__(
+        self,
+        config: BenchmarkConfig,
+        store: ResultStore | None = None,
+        *,
+        sources: dict[str, str] | None = None,
+        eval_config: EvalConfig | None = None,
+    ) -> None:
+        from .evaluation import EvalConfig
+
         self.config = config
-        self.suite = config.load_suite()
+        suite = config.load_suite()
+        self.suite = suite.replace(sources={**suite.sources, **(sources or {})})
         self.split = config.split_config
         self.store = store or ResultStore(config.store_path)
+        self.eval_config = eval_config or EvalConfig(batch_size=config.eval_batch_size)
         self._parts: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
 
@@ -96,6 +111,7 @@ class _Context:
             output_dir=self.run_dir(spec),
             resume=True,
             source=self.suite.sources.get(spec.finetune_dataset),
+            sources=dict(self.suite.sources),
             opt_in=spec.finetune_dataset in self.config.opt_in,
         )
         if distributed.is_main_process():  # which run the folder holds, for `rib card`/`push`
@@ -111,10 +127,13 @@ def make_records(
     method_config: dict[str, Any],
     variant: str,
     evals: dict[str, DatasetEval],
+    provenance: dict[str, Any] | None = None,
 ) -> list[ResultRecord]:
-    """One `ResultRecord` per evaluated dataset of one model (variant) of run `spec`."""
+    """One `ResultRecord` per evaluated dataset of one model (variant) of run `spec`;
+    `provenance` is how the evaluation ran (`EvalConfig.provenance`)."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cfg = json.dumps(method_config, sort_keys=True, default=str)
+    prov = json.dumps(provenance or {}, sort_keys=True, default=str)
     return [
         ResultRecord(
             run_id=spec.run_id,
@@ -138,6 +157,7 @@ def make_records(
             per_group=json.dumps(ev.per_group, sort_keys=True),
             library_version=__version__,
             time=now,
+            provenance=prov,
         )
         for ev in evals.values()
     ]
@@ -175,9 +195,10 @@ def execute(
             "config": get_method(spec.method).make_config(spec.method_config).to_dict(),
             "sources": [specs[d].label for d in spec.depends_on],
         }
-    evals = distributed.evaluate_many(
-        [m for _, m in variants], transform, ctx.parts(), batch_size=ctx.config.eval_batch_size
-    )
+    from .evaluation import evaluate
+
+    evals = evaluate([m for _, m in variants], transform, ctx.parts(), config=ctx.eval_config)
+    provenance = ctx.eval_config.provenance()
     info = {
         "seconds": round(time.time() - start, 2),
         "kind": spec.kind,
@@ -186,7 +207,9 @@ def execute(
     if distributed.is_main_process():
         records, correct = [], {}
         for (variant, _), ev in zip(variants, evals):
-            recs = make_records(ctx.suite, ctx.split, spec, pre.revision, cfg, variant, ev)
+            recs = make_records(
+                ctx.suite, ctx.split, spec, pre.revision, cfg, variant, ev, provenance
+            )
             records += recs
             correct.update({r.key: ev[r.eval_dataset].correct for r in recs})
         ctx.store.add(records, correct, done=(spec.run_id, info))
@@ -237,15 +260,20 @@ def run(
     only: list[str] | None = None,
     progress: bool = True,
     store: ResultStore | None = None,
+    sources: dict[str, str] | None = None,
+    eval_config: EvalConfig | None = None,
 ) -> SweepResult:
     """Execute the plan in order, skipping runs the store already has (see module docstring).
 
     `only` restricts execution to these run ids (their dependencies must already be done or
-    be in `only` too): this is how `slurm.dispatch` runs one job per run.
+    be in `only` too): this is how `slurm.dispatch` runs one job per run. `sources`
+    (dataset -> folder or Hub id) override the suite's; `eval_config` sets how evaluation
+    runs (default: ``EvalConfig(batch_size=config.eval_batch_size)``), recorded with every
+    result.
     """
     start = time.time()
     distributed.init()
-    ctx = _Context(config, store)
+    ctx = _Context(config, store, sources=sources, eval_config=eval_config)
     specs = plan(config, ctx.suite)
     by_id = {s.run_id: s for s in specs}
     if distributed.is_main_process():

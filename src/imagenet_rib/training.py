@@ -7,11 +7,16 @@ micro-batches m = 1..M of all processes, N = sum_m |m| samples, its loss is
                                            +  R(theta)       (per-step regularisers, EWC/L2-SP)
 
 ``reduce`` is the fine-tuning dataset's label protocol (logits restricted to its label
-subset before the softmax, PROTOCOL.md section 3). Each micro-batch contributes its sums
+subset before the softmax, the masked protocol). Each micro-batch contributes its sums
 divided by the Trainer's ``num_items_in_batch`` = N (and |m| / N of a per-step penalty), so
 gradient accumulation and data parallelism give the gradient of the large batch exactly,
 whatever the micro-batch sizes. Regularisers are set up by `RegulariserSetup` at the end of
 ``Trainer.__init__``, from the pretrained module, before a checkpoint is resumed.
+
+Batches arrive as uint8 images (`data.stream.ImageRows`, decoded by the loader's workers)
+and are normalised on the device, x = (u / 255 - mean) / std, in `compute_loss`. The
+regularisers run under the Trainer's mixed precision (``accelerator.autocast()``), so the
+LwF teacher computes in bf16 when the student does.
 """
 
 from __future__ import annotations
@@ -29,17 +34,22 @@ if TYPE_CHECKING:
     import torch
 
     from .methods.base import Regulariser
+    from .transforms import ImageTransform
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("no", "fp16", "bf16")
+MAX_AUTO_WORKERS = 4
+#: TrainConfig fields that change how fast a run goes, never its result
+MACHINE_FIELDS = ("num_workers",)
 
 
 @dataclass(frozen=True)
 class TrainConfig(ConfigBase):
-    """Optimisation options; defaults are the reference hyperparameters (PROTOCOL.md section 6)."""
+    """Optimisation options; defaults are the reference hyperparameters (SGD momentum 0.9,
+    lr 1e-3, cosine schedule with 196 warm-up steps, 10 epochs, batch 64)."""
 
     optimizer: str = field("sgd", help="'sgd' or 'adamw'")
     lr: float = field(1e-3, help="peak learning rate")
@@ -61,7 +71,11 @@ class TrainConfig(ConfigBase):
     seed: int = field(0, help="seed of initialisation and data order")
     save_steps: int = field(500, help="checkpoint every N optimizer steps for resuming (0: never)")
     logging_steps: int = field(50, help="log the losses every N optimizer steps")
-    num_workers: int = field(0, help="data-loader worker processes")
+    num_workers: int = field(
+        -1,
+        help=f"data-loader worker processes per process, decoding images on the fly (-1: this "
+        f"process's share of the available cores, at most {MAX_AUTO_WORKERS}; 0: none)",
+    )
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
@@ -77,9 +91,15 @@ class TrainConfig(ConfigBase):
         check_range(owner, "gradient_accumulation_steps", self.gradient_accumulation_steps, 1)
         check_range(owner, "save_steps", self.save_steps, 0)
         check_range(owner, "logging_steps", self.logging_steps, 1)
-        check_range(owner, "num_workers", self.num_workers, 0)
+        check_range(owner, "num_workers", self.num_workers, -1)
         if self.max_steps == 0 or self.max_steps < -1:
             check_range(owner, "max_steps", self.max_steps, 1)
+
+    def workers(self) -> int:
+        """`num_workers` with -1 resolved for this process (machine-specific: not a result)."""
+        from .data.stream import default_workers
+
+        return default_workers(MAX_AUTO_WORKERS) if self.num_workers < 0 else self.num_workers
 
     def per_device_batch(self, num_processes: int) -> int:
         per = self.batch_size // (num_processes * self.gradient_accumulation_steps)
@@ -128,7 +148,7 @@ def training_arguments(
         logging_steps=cfg.logging_steps,
         report_to=[],
         disable_tqdm=True,
-        dataloader_num_workers=cfg.num_workers,
+        dataloader_num_workers=cfg.workers(),
         dataloader_pin_memory=cuda,
         label_names=["labels"],
         remove_unused_columns=False,
@@ -200,10 +220,12 @@ def _trainer_class() -> type:
             self,
             *args: Any,
             reduce: Callable[[torch.Tensor], torch.Tensor],
+            transform: ImageTransform,
             regularisers: Sequence[Regulariser] = (),
             **kwargs: Any,
         ) -> None:
             self.reduce = reduce
+            self.transform = transform
             self.regularisers = list(regularisers)
             self._terms: dict[str, list] = {}
             callbacks = list(kwargs.pop("callbacks", None) or [])
@@ -217,7 +239,15 @@ def _trainer_class() -> type:
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             import torch
 
-            labels, x = inputs["labels"], inputs["pixel_values"]
+            labels, pixels = inputs["labels"], inputs["pixel_values"]
+            if pixels.dtype != torch.uint8:
+                from .errors import ConfigError
+
+                raise ConfigError(
+                    f"RIBTrainer expects uint8 pixel_values (data.stream.ImageRows without "
+                    f"normalize), got {pixels.dtype}; it normalises them on the device itself"
+                )
+            x = self.transform.normalize(pixels)  # (B, 3, H, W) float32
             logits = self.reduce(logits_of(model, x))  # (B, K)
             n_local = labels.shape[0]
             scale = 1.0
@@ -232,7 +262,8 @@ def _trainer_class() -> type:
             self._track("ce", ce_sum.detach() / n_local)
             plain = self.accelerator.unwrap_model(model)
             for reg in self.regularisers:
-                pen = reg.penalty(plain, x, logits, self.reduce)
+                with self.accelerator.autocast():  # the LwF teacher: the student's precision
+                    pen = reg.penalty(plain, x, logits, self.reduce)
                 if reg.per_sample:
                     loss = loss + pen.sum() / denom
                     self._track(reg.name, pen.detach().mean())
@@ -294,6 +325,7 @@ def build_trainer(
     cfg: TrainConfig,
     output_dir: Path,
     *,
+    transform: ImageTransform,
     regularisers: Sequence[Regulariser] = (),
     epochs: float | None = None,
     log_path: Path | None = None,
@@ -301,7 +333,11 @@ def build_trainer(
     callbacks: Sequence[Any] = (),
     num_processes: int | None = None,
 ):
-    """A ready `RIBTrainer` for one stage (the caller runs ``.train()``)."""
+    """A ready `RIBTrainer` for one stage (the caller runs ``.train()``).
+
+    `dataset` yields ``{"pixel_values": uint8 (3, H, W), "labels": int}`` samples
+    (`data.stream.ImageRows`); `transform` normalises them on the device.
+    """
     import os
 
     n_proc = num_processes or int(os.environ.get("WORLD_SIZE", "1"))
@@ -312,11 +348,15 @@ def build_trainer(
     ]
     from transformers.trainer_callback import PrinterCallback
 
+    from .data.stream import collate_samples
+
     trainer = _trainer_class()(
         model=module,
         args=args,
         train_dataset=dataset,
+        data_collator=collate_samples,
         reduce=reduce,
+        transform=transform,
         regularisers=regularisers,
         optimizer_cls_and_kwargs=_optimizer(cfg),
         callbacks=cbs,

@@ -5,8 +5,9 @@ An `ImageTransform` is what the evaluation transform of timm / transformers does
     resize (shortest edge to `resize`, or exactly to (resize, resize))
     -> center crop `crop` -> to [0, 1] -> (x - mean) / std
 
-split into a uint8 geometric part (`geometry`, cacheable once per transform) and a cheap
-normalisation (`normalize`), so the preprocessed-tensor store decodes each image once.
+split into a uint8 geometric part (`geometry`, applied by the data-loader workers) and a
+cheap normalisation (`normalize`, applied batch by batch on the device), so batches travel
+as uint8.
 """
 
 from __future__ import annotations
@@ -68,11 +69,7 @@ class ImageTransform:
         resample = getattr(PILImage.Resampling, self.interpolation.upper())
         image = image.convert("RGB")
         w, h = image.size
-        if self.resize_mode == "exact":
-            size = (self.resize, self.resize)
-        else:
-            scale = self.resize / min(w, h)
-            size = (max(self.resize, round(w * scale)), max(self.resize, round(h * scale)))
+        size = self.resized_size(w, h)
         if size != (w, h):
             image = image.resize(size, resample)
         w, h = image.size
@@ -81,13 +78,24 @@ class ImageTransform:
             image = image.crop((left, top, left + self.crop, top + self.crop))
         return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).copy()
 
+    def resized_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) after the resize step, for an image of `width` x `height`."""
+        if self.resize_mode == "exact":
+            return (self.resize, self.resize)
+        scale = self.resize / min(width, height)
+        return (
+            max(self.resize, round(width * scale)),
+            max(self.resize, round(height * scale)),
+        )
+
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3, H, W) -> float32 normalised."""
+        """uint8 (..., 3, H, W) -> float32 (pixels / 255 - mean) / std, a new tensor."""
         import torch
 
         mean = torch.tensor(self.mean, dtype=torch.float32, device=pixels.device).view(3, 1, 1)
         std = torch.tensor(self.std, dtype=torch.float32, device=pixels.device).view(3, 1, 1)
-        return (pixels.float() / 255.0 - mean) / std
+        # in place on one fresh copy: the values of (x / 255 - mean) / std, one allocation
+        return pixels.to(torch.float32, copy=True).div_(255.0).sub_(mean).div_(std)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         import torch

@@ -81,3 +81,39 @@ def dataclass_from_args(
             )
     values.update(extra)
     return cls(**values)
+
+
+DATA_HELP = (
+    "where dataset NAME is read from: a folder written by `rib datasets build` (or a Hub "
+    "id); repeatable. Precedence: --data, then the suite YAML's sources:, then "
+    "IMAGENET_RIB_DATA_<NAME> and $IMAGENET_RIB_DATA_DIR/<name>"
+)
+
+
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    """``--data NAME=FOLDER`` (repeatable): dataset sources, the suite YAML's ``sources:``."""
+    parser.add_argument(
+        "--data", action="append", default=[], metavar="NAME=FOLDER", help=DATA_HELP
+    )
+
+
+def data_sources(items: list[str]) -> dict[str, str]:
+    """``["imagenet-r=~/rib-data/imagenet-r", ...]`` -> ``{"imagenet-r": "/home/.../imagenet-r"}``."""
+    import os
+
+    from ..errors import ConfigError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, folder = item.partition("=")
+        if not sep or not name.strip() or not folder.strip():
+            raise ConfigError(f"--data {item!r} is not NAME=FOLDER; e.g. --data imagenet-r=./in-r")
+        name, folder = name.strip(), os.path.expanduser(folder.strip())
+        if os.path.exists(folder):  # a local folder, made absolute; otherwise a Hub id
+            folder = os.path.abspath(folder)
+        if out.get(name, folder) != folder:
+            raise ConfigError(
+                f"--data gives two sources for {name!r}: {out[name]!r} and {folder!r}"
+            )
+        out[name] = folder
+    return out

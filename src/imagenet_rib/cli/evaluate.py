@@ -1,11 +1,15 @@
 """``rib evaluate``: accuracy of pretrained (or any saved) models on a suite's datasets.
 
 Works under ``torchrun`` / ``accelerate launch`` (data-parallel, each sample counted once).
+Models that share a transform share each pass over the data; images are decoded on the fly
+by loader workers (`EvalConfig` options: workers, precision, decoder, batch size).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from ._args import add_data_argument, add_dataclass_arguments, data_sources, dataclass_from_args
 
 
 def _add_split_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--part", default="test", choices=["test", "train"], help="split part to evaluate"
     )
     p.add_argument("--objectnet-rule", default=None, help="ObjectNet rule (default: the suite's)")
-    p.add_argument("--batch-size", type=int, default=256, help="evaluation batch size")
+    add_data_argument(p)
     p.add_argument("--store", default=None, help="also write the results to this results store")
     p.add_argument(
         "--allow-label-mismatch",
@@ -71,6 +75,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--json", default=None, help="write the accuracies (and correctness) to this JSON file"
     )
     _add_split_arguments(p)
+    from ..evaluation import EvalConfig
+
+    add_dataclass_arguments(p, EvalConfig)
     p.set_defaults(func=run)
 
 
@@ -79,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import distributed
     from ..errors import ConfigError
+    from ..evaluation import EvalConfig, evaluate
     from ..models import load_model
     from ..records import run_id
     from ..results import ResultStore
@@ -87,9 +95,11 @@ def run(args: argparse.Namespace) -> int:
 
     distributed.init()
     split = split_from_args(args)
+    eval_cfg = dataclass_from_args(EvalConfig, args)
     suite = load_suite(args.suite)
     if args.objectnet_rule:
         suite = suite.replace(objectnet_rule=args.objectnet_rule)
+    suite = suite.replace(sources={**suite.sources, **data_sources(args.data)})
     names = args.datasets or list(suite.eval_datasets)
     unknown = [d for d in names if d not in suite.eval_datasets]
     if unknown:
@@ -99,12 +109,15 @@ def run(args: argparse.Namespace) -> int:
         )
     parts = [suite.part(d, args.part, split) for d in names]
     loaded = [load_model(m, allow_label_mismatch=args.allow_label_mismatch) for m in args.model]
-    results = []
-    for lm in loaded:  # one pass per model: models may differ in their transform
-        (evals,) = distributed.evaluate_many(
-            [lm.model], lm.transform, parts, batch_size=args.batch_size
-        )
-        results.append((lm, evals))
+    by_transform: dict = {}  # one pass per distinct transform, shared by its models
+    for i, lm in enumerate(loaded):
+        by_transform.setdefault(lm.transform, []).append(i)
+    evals_of: dict[int, dict] = {}
+    for transform, idx in by_transform.items():
+        group = evaluate([loaded[i].model for i in idx], transform, parts, config=eval_cfg)
+        evals_of.update(zip(idx, group))
+    results = [(lm, evals_of[i]) for i, lm in enumerate(loaded)]
+    provenance = eval_cfg.provenance()
     if not distributed.is_main_process():
         distributed.barrier()
         return 0
@@ -127,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             )
             spec = RunSpec(rid, "baseline", lm.name, "pretrained", "pretrained", {}, {}, "", 0)
             recs = make_records(
-                suite, split, spec, lm.revision, {"method": "pretrained"}, "", evals
+                suite, split, spec, lm.revision, {"method": "pretrained"}, "", evals, provenance
             )
             store.add(recs, {r.key: evals[r.eval_dataset].correct for r in recs})
     if args.json:

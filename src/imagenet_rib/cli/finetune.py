@@ -6,8 +6,10 @@ Runs unchanged under Accelerate for several processes / GPUs / mixed precision::
         --model vit-b16-augreg-in1k --method lora --dataset imagenet-r --output-dir runs/lora-r
 
 Method options: ``--method-config '{"rank": 4}'`` or ``--method-config rank=4 alpha=2``
-(values parsed as JSON where possible). Re-running the same command resumes an interrupted
-run from its last checkpoint, or returns a finished one without retraining.
+(values parsed as JSON where possible). ``--data NAME=FOLDER`` says where a dataset is read
+from (the fine-tuning set, or EWC's Fisher reference set ``imagenet-val``). Re-running the
+same command resumes an interrupted run from its last checkpoint, or returns a finished one
+without retraining.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from ..data.splits import SplitConfig
 from ..errors import ConfigError
 from ..training import TrainConfig
-from ._args import add_dataclass_arguments, dataclass_from_args
+from ._args import add_data_argument, add_dataclass_arguments, data_sources, dataclass_from_args
 
 
 def parse_method_config(items: list[str] | None) -> dict[str, Any]:
@@ -71,6 +73,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--method-config", nargs="+", metavar="JSON|KEY=VALUE", help="method options")
     p.add_argument("--objectnet-rule", default=None, help="ObjectNet rule (default: the dataset's)")
     p.add_argument("--source", default=None, help="local folder or Hub id of the dataset")
+    add_data_argument(p)
     p.add_argument(
         "--max-train-samples", type=int, default=None, help="seeded subsample of the train part"
     )
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         resume=not args.no_resume,
         source=args.source,
+        sources=data_sources(args.data),
         opt_in=args.opt_in,
     )
     import os

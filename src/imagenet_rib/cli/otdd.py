@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, DatasetError
 from ..otdd.distance import OTDDConfig, OTDDResult
-from ._args import add_dataclass_arguments, dataclass_from_args
+from ._args import add_data_argument, add_dataclass_arguments, data_sources, dataclass_from_args
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,6 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dataset-b", default=None, help="registered dataset (with --model)")
     parser.add_argument("--part", default="test", choices=["train", "test"], help="split part")
     parser.add_argument("--batch-size", type=int, default=256, help="feature-extraction batch")
+    add_data_argument(parser)
     parser.add_argument(
         "--json",
         type=Path,
@@ -81,23 +82,23 @@ def compute(a: tuple[Any, Any], b: tuple[Any, Any], config: OTDDConfig) -> OTDDR
     return otdd(a[0], a[1], b[0], b[1], config)
 
 
-def model_features(loaded: Any, dataset: str, part: str, batch_size: int) -> tuple[Any, Any]:
-    """Pre-logit features of a `LoadedModel` streamed over `part` of `dataset`, with its targets."""
-    import torch
-
+def model_features(
+    loaded: Any, dataset: str, part: str, batch_size: int, source: str | None = None
+) -> tuple[Any, Any]:
+    """Pre-logit features of a `LoadedModel` streamed over `part` of `dataset` (read from
+    `source`, default: the environment's), with its targets. Images are decoded on the fly
+    by loader workers; nothing is materialised."""
     from ..data.loading import load_split
-    from ..data.tensors import pixels
+    from ..data.stream import ImageRows, default_workers, make_loader
     from ..otdd.features import extract_features
 
-    split = load_split(dataset, part)
-    px = pixels(split.dataset, loaded.transform)
-    batches = (
-        (
-            loaded.transform.normalize(torch.from_numpy(px[i : i + batch_size].copy())),
-            torch.from_numpy(split.targets[i : i + batch_size]),
-        )
-        for i in range(0, len(split), batch_size)
+    split = load_split(dataset, part, source=source)
+    loader = make_loader(
+        ImageRows(split.dataset, loaded.transform, split.targets),
+        batch_size=batch_size,
+        num_workers=default_workers(8),
     )
+    batches = ((loaded.transform.normalize(b["pixel_values"]), b["labels"]) for b in loader)
     return extract_features(loaded.model, batches)
 
 
@@ -110,8 +111,9 @@ def _inputs(args: argparse.Namespace) -> tuple[tuple[Any, Any], tuple[Any, Any]]
         from ..models import load_model
 
         loaded = load_model(args.model)
+        sources = data_sources(args.data)
         return tuple(  # type: ignore[return-value]
-            model_features(loaded, name, args.part, args.batch_size)
+            model_features(loaded, name, args.part, args.batch_size, sources.get(name))
             for name in (args.dataset_a, args.dataset_b)
         )
     if args.features_a is None or args.features_b is None:

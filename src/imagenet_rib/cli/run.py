@@ -23,6 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--output-dir", default=None, help="override the config's output_dir")
     p.add_argument("--store", default=None, help="override the results store path")
+    from ._args import add_data_argument
+
+    add_data_argument(p)
     p.add_argument(
         "--executor",
         default="inline",
@@ -68,11 +71,19 @@ def print_summary(config, store=None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import distributed
+    from ..errors import ConfigError
     from ..results import ResultStore
     from ..sweep import plan
     from ..sweep import run as run_sweep
+    from ._args import data_sources
 
     config = load_config(args.config, output_dir=args.output_dir, store=args.store)
+    sources = data_sources(args.data)
+    if sources and args.executor != "inline":
+        raise ConfigError(
+            "--data applies to --executor inline only; for local/slurm jobs give the sources "
+            "in the suite YAML (sources:) or as IMAGENET_RIB_DATA_<NAME> variables"
+        )
     if args.dry_run:
         specs = plan(config)
         for s in specs:
@@ -99,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{len(result.jobs)} job(s) run, {len(result.skipped)} run(s) already done")
     else:
-        result = run_sweep(config, progress=not args.no_progress)
+        result = run_sweep(config, progress=not args.no_progress, sources=sources)
         if not distributed.is_main_process():
             return 0
         print(

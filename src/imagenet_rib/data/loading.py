@@ -4,8 +4,9 @@ Where the rows come from: Mini-RIB datasets are generated on first use (and chec
 against their build manifest); every other dataset is read from `source`, which is a local
 folder written by ``rib datasets build`` or ``save_to_disk``, a folder of Parquet shards, a
 folder of class folders (``imagefolder`` layout), or a Hub dataset id for
-`datasets.load_dataset`. A dataset's default source can be set with
-``IMAGENET_RIB_DATA_<NAME>`` (upper case, ``-`` as ``_``) or under
+`datasets.load_dataset`. Where a dataset is read from, first match wins:
+``--data NAME=FOLDER`` on the command line (the ``source`` argument here), the suite YAML's
+``sources:``, ``IMAGENET_RIB_DATA_<NAME>`` (upper case, ``-`` as ``_``),
 ``$IMAGENET_RIB_DATA_DIR/<name>``.
 
 Rows read from a source are mapped onto the dataset's label space by class NAME
@@ -57,10 +58,12 @@ def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> 
 
         return _checked_mini(name, load_mini_dataset(name, seed=seed), seed)
     if source is None:
+        env = "IMAGENET_RIB_DATA_" + name.upper().replace("-", "_")
         raise DatasetError(
             f"no local copy of {name!r} is configured; convert the original download with "
             f"`rib datasets build {name} --src <download folder> --out <folder>`, then pass "
-            f"--data {name}=<folder> or set IMAGENET_RIB_DATA_DIR=<parent of the folder>"
+            f"--data {name}=<folder> (rib evaluate/finetune/run/otdd), list it under the suite "
+            f"YAML's sources:, or set {env}=<folder> or IMAGENET_RIB_DATA_DIR=<parent folder>"
         )
     from .conform import conform
     from .labels import get_label_space
@@ -143,6 +146,11 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
         raise DatasetError(
             f"{path} holds neither a save_to_disk folder, Parquet shards nor class folders of "
             f"images for {name!r}"
+        )
+    if path.is_absolute() or source.startswith((".", "~")):  # a folder, not a Hub id
+        raise DatasetError(
+            f"the source of {name!r} is {source}, which does not exist; fix --data "
+            f"{name}=<folder>, the suite YAML's sources: or IMAGENET_RIB_DATA_* accordingly"
         )
     return datasets.load_dataset(source, split="train")
 

@@ -3,7 +3,7 @@
 A `Method` turns a pretrained `LoadedModel` into a trainable module (`prepare`: freezing,
 peft wrapping, a prompter), may add `Regulariser`s to the task loss, and turns the trained
 module back into a plain classifier (`finalize`: merge LoRA, keep the prompt in a wrapper)
-that `evaluation.predict` and the run folder use. A wrapper `finalize` returns saves and
+that `evaluation.evaluate` and the run folder use. A wrapper `finalize` returns saves and
 reloads through the method's own `save_extra` / `load_extra`. Its options are a validated
 `Config` dataclass. `kind` says how the benchmark obtains the method's models:
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -50,11 +50,18 @@ class MethodConfig(ConfigBase):
 
 @dataclass
 class SetupContext:
-    """What a regulariser may need besides the module (the Fisher's data, the seed)."""
+    """What a regulariser may need besides the module (the Fisher's data, the seed).
+
+    `sources`: dataset -> source (the suite's and ``--data``'s); `mixed_precision`: the
+    training precision (``TrainConfig.mixed_precision``); `num_workers`: loader workers.
+    """
 
     loaded: LoadedModel
     split: SplitConfig
     seed: int = 0
+    sources: dict[str, str] = field(default_factory=dict)
+    mixed_precision: str = "no"
+    num_workers: int = 0
 
 
 class Regulariser:

@@ -1,7 +1,8 @@
 """Weight-space operations and the on-disk format of a finalized module.
 
-Interpolation and averaging act on floating-point entries of state dicts; integer buffers
-(counters) are taken from the first model. A finalized module is saved as:
+Interpolation and averaging act on floating-point entries of state dicts, in float32 on
+the device of the result's template, whatever device or dtype the other inputs have; integer
+buffers (counters) are taken from the first model. A finalized module is saved as:
 
 - a transformers model (ViT, timm wrapper): ``save_pretrained`` (model.safetensors + config.json);
 - a torchvision wrapper: ``model.safetensors`` of the network + its architecture name;
@@ -44,22 +45,33 @@ def _check_same_keys(states: Sequence[Mapping[str, torch.Tensor]]) -> None:
             )
 
 
+def _float_target(ref: torch.Tensor) -> dict[str, Any]:
+    """Where a combined entry lives: the device and dtype of the reference tensor."""
+    return {"device": ref.device, "dtype": ref.dtype}
+
+
 def interpolate(
     pre: Mapping[str, torch.Tensor], ft: Mapping[str, torch.Tensor], alpha: float
 ) -> dict:
-    """theta(a) = (1 - a) theta_pre + a theta_ft, entry-wise over float tensors."""
+    """theta(a) = (1 - a) theta_pre + a theta_ft, entry-wise over float tensors.
+
+    Computed in float32 on the device of `ft` (the fine-tuned module, the template of the
+    result) and returned in `ft`'s dtype there, wherever `pre` lives (a cached pretrained
+    model may sit on another device or in another dtype). Non-float entries (counters) come
+    from `pre`. The inputs are never modified.
+    """
     _check_same_keys([pre, ft])
     out = {}
-    for name, a in pre.items():
-        b = ft[name]
-        if a.is_floating_point():
-            out[name] = (
-                b.clone()
-                if alpha == 1.0
-                else a.clone()
-                if alpha == 0.0
-                else ((1.0 - alpha) * a.float() + alpha * b.float()).to(a.dtype)
-            )
+    for name, b in ft.items():
+        a = pre[name].to(b.device)
+        if b.is_floating_point():
+            if alpha == 0.0:
+                out[name] = a.to(b.dtype, copy=True)
+            elif alpha == 1.0:
+                out[name] = b.clone()
+            else:
+                mix = (1.0 - alpha) * a.float() + alpha * b.float()
+                out[name] = mix.to(**_float_target(b))
         else:
             out[name] = a.clone()
     return out
@@ -68,14 +80,18 @@ def interpolate(
 def average(
     states: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float] | None = None
 ) -> dict:
-    """theta = sum_m w_m theta_m (uniform w_m = 1/M by default)."""
+    """theta = sum_m w_m theta_m (uniform w_m = 1/M by default).
+
+    Computed in float32 on the device of the first state (the template of the result) and
+    returned in its dtype; non-float entries come from the first state.
+    """
     _check_same_keys(states)
     w = list(weights) if weights is not None else [1.0 / len(states)] * len(states)
     out = {}
     for name, first in states[0].items():
         if first.is_floating_point():
-            acc = sum(wm * sd[name].float() for wm, sd in zip(w, states))
-            out[name] = acc.to(first.dtype)
+            acc = sum(wm * sd[name].to(first.device).float() for wm, sd in zip(w, states))
+            out[name] = acc.to(**_float_target(first))
         else:
             out[name] = first.clone()
     return out
@@ -84,7 +100,8 @@ def average(
 def module_with_state(
     template: torch.nn.Module, state: Mapping[str, torch.Tensor]
 ) -> torch.nn.Module:
-    """A copy of `template` holding `state` (strict: every key must match)."""
+    """A copy of `template` holding `state` (strict: every key must match); the template
+    itself is never modified."""
     module = copy.deepcopy(template)
     module.load_state_dict(dict(state), strict=True)
     return module.eval()

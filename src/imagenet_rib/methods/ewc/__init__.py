@@ -3,7 +3,8 @@
     R(theta) = (lambda / 2) * sum_k F_k (theta_k - theta0_k)^2
 
 with F the diagonal Fisher of the PRETRAINED model, estimated before fine-tuning on the
-pretraining-reference data (see `fisher.py`). The reference code's "ewc" has no Fisher;
+pretraining-reference data (see `fisher.py`), read from the source the suite (or ``--data``)
+gives for that dataset. The reference code's "ewc" has no Fisher;
 that is ``l2sp``.
 """
 
@@ -63,6 +64,9 @@ class EWC(Method):
                 split=context.split,
                 transform=loaded.transform,
                 seed=context.seed,
+                source=context.sources.get(dataset),
+                mixed_precision=context.mixed_precision,
+                num_workers=context.num_workers,
             )
 
         return [EWCRegulariser(config.lam, fisher_fn)]

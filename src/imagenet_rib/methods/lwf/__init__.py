@@ -5,7 +5,8 @@
 
 t_n: the frozen PRETRAINED model's logits on the same image, s_n: the student's, both
 restricted to the fine-tuning dataset's label subset (the same `reduce` as the task loss);
-averaged over the batch ("batchmean"); no T^2 factor, as in the reference.
+averaged over the batch ("batchmean"); no T^2 factor, as in the reference. The teacher
+runs in the training precision: `RIBTrainer` calls `penalty` under the Trainer's autocast.
 """
 
 from __future__ import annotations
