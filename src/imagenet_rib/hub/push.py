@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, RIBError
 from ..finetune import CONFIG_FILE, LOG_FILE, SUMMARY_FILE
-from ..methods.weights import MODEL_FILE, PROMPT_FILE
+from ..methods.visual_prompt import PROMPT_FILE
+from ..methods.weights import MODEL_FILE
 from ..records import RUN_ID_FILE, ResultRecord
 from .cards import benchmark_eval_yaml, redact, redact_paths
 from .model_card import RunCard, build_model_card
