@@ -49,9 +49,9 @@ def write_imagefolder(ds, root: Path) -> Path:
 
 
 def _evaluate(part, transform):
-    from imagenet_rib.evaluation import evaluate_split
+    from imagenet_rib.evaluation import EvalConfig, evaluate_split
 
-    return evaluate_split(BarOracle(), transform, part, batch_size=16)
+    return evaluate_split(BarOracle(), transform, part, config=EvalConfig(batch_size=16))
 
 
 def _by_image(part, values) -> dict[bytes, int]:
