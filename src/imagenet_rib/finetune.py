@@ -237,6 +237,7 @@ def _finetune(
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
     from .data.tensors import PixelDataset, pixels
+    from .determinism import compute_provenance
     from .methods import SetupContext, get_method
     from .methods.weights import save_module
     from .training import build_trainer
@@ -281,9 +282,10 @@ def _finetune(
             "train": tcfg.to_dict(),
             "max_train_samples": max_train_samples,
             "source": source,
-            "provenance": {
+            "provenance": {  # what decides the float bits besides the config (not compared)
                 "library_version": __version__,
                 "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+                **compute_provenance(),
             },
         }
     )

@@ -224,12 +224,18 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
 
     def adversarial() -> _Rows:
         ref = reference_model(x[parts["pretrain"]], y[parts["pretrain"]])
-        rows, rng = _Rows(), _rng(seed, "mini-a")
-        for i in parts["a"]:
-            cands = [digits[i]] + [styles.jitter(digits[i], rng) for _ in range(A_CANDIDATES - 1)]
-            wrong = ref.predict(np.stack(cands).reshape(len(cands), -1)) != y[i]
-            for v in np.flatnonzero(wrong):
-                rows.add(cands[v], int(y[i]), f"mnist/{i}/{v}", f"mnist/{i}")
+        rng = _rng(seed, "mini-a")
+        cands = np.stack(  # (digits, A_CANDIDATES, 28, 28): the digit as written, then jittered
+            [
+                [digits[i]] + [styles.jitter(digits[i], rng) for _ in range(A_CANDIDATES - 1)]
+                for i in parts["a"]
+            ]
+        )
+        pred = ref.predict(cands.reshape(-1, 28 * 28)).reshape(len(cands), A_CANDIDATES)
+        rows = _Rows()
+        for k, i in enumerate(parts["a"]):
+            for v in np.flatnonzero(pred[k] != y[i]):
+                rows.add(cands[k, v], int(y[i]), f"mnist/{i}/{v}", f"mnist/{i}")
         return rows
 
     def objectnet() -> _Rows:
