@@ -1,4 +1,4 @@
-"""`rib demo --quick`: the reduced Mini-RIB matrix end to end through the benchmark runner."""
+"""`rib demo`: the reduced Mini-RIB matrix end to end, and its numbers under 1 and 2 threads."""
 
 from __future__ import annotations
 

@@ -113,9 +113,16 @@ def test_a_wheel_carries_the_shipped_models(tmp_path):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src-copy"  # build from a copy: setuptools writes build/ into the tree
+    src.mkdir()
+    for f in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / f, src / f)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for d in ("src", "hub_cards"):
+        shutil.copytree(repo / d, src / d, ignore=ignore)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        + ["--wheel-dir", str(tmp_path), str(repo)],
+        + ["--wheel-dir", str(tmp_path), str(src)],
         capture_output=True,
         text=True,
         timeout=600,

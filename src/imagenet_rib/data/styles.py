@@ -8,8 +8,8 @@ bilinearly (PIL) to ``size`` x ``size`` and mapped to a uint8 RGB image:
 - ``cartoon``   ImageNet-Cartoon: flat fill and background from a small palette, bold outline;
 - ``drawing``   ImageNet-Drawing: coloured hatching whose density follows d, on white paper;
 - ``rendition`` ImageNet-R: texture fill, painting, neon outline or mosaic;
-- ``scene``     ObjectNet: unusual rotation and scale at a random position over a photo crop,
-                with the red border (pure (255, 0, 0)) that real ObjectNet images carry;
+- ``scene``     ObjectNet: a tilted digit at a random scale and position over a defocused
+                photo crop, with the red border (pure (255, 0, 0)) real ObjectNet images carry;
 - ``rich_view`` / ``clean_view``: training views of a "rich" (varied) and a plain pretraining
                 source, the analogs of large-scale vs ImageNet-only pretraining;
 - ``jitter``    natural handwriting variation (pose, slant, stroke width) of the digit itself.

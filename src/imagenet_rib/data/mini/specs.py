@@ -122,8 +122,9 @@ _spec(
 _spec(
     "mini-objectnet",
     "Mini-ObjectNet",
-    "Held-out digits in unusual poses and scales on cluttered "
-    "photo backgrounds (scikit-image CC0 photos), with a red border cropped at conversion as for "
+    "Held-out digits tilted up to 45 degrees, at varied scales and positions, over "
+    "defocused, low-contrast photo backgrounds (scikit-image CC0 photos), with a red border "
+    "cropped at conversion as for "
     "ObjectNet; own class names mapped to digits, three of them to two digits each, so "
     "max-over-mapped and first-match scoring differ. 'five' has no Mini-ObjectNet class. "
     "Seven scenes per source digit.",
