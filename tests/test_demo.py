@@ -1,4 +1,4 @@
-"""`rib demo --quick`: the reduced Mini-RIB matrix end to end through the benchmark runner."""
+"""`rib demo`: the reduced Mini-RIB matrix end to end, and its numbers under 1 and 2 threads."""
 
 from __future__ import annotations
 
@@ -13,15 +13,32 @@ import pytest
 from imagenet_rib.records import ResultRecord
 from imagenet_rib.results import ResultStore
 
+#: a reduced matrix for the thread-count check: 1 model x 2 methods x 1 set, 1 epoch
+THREADS_CONFIG = """
+name: mini-rib-threads
+suite: mini-rib
+models: [mini-vit-clean]
+methods:
+  - ft
+  - name: lora
+    config: {rank: 4, alpha: 8}
+finetune_datasets: [mini-r]
+seeds: [0]
+split: {rule: holdout, test_fraction: 0.2, seed: 0}
+train: {lr: 0.05, epochs: 1, warmup_steps: 2, batch_size: 64, save_steps: 0, logging_steps: 5}
+eval_batch_size: 512
+"""
 
-def _demo(out, *extra: str) -> str:
+
+def _demo(out, *extra: str, env: dict[str, str] | None = None) -> str:
     # the command exactly as a user types it (`make demo` runs the full version)
+    args = extra if "--config" in extra else ("--quick", *extra)
     proc = subprocess.run(
-        [sys.executable, "-m", "imagenet_rib", "demo", "--quick", "--output-dir", str(out), *extra],
+        [sys.executable, "-m", "imagenet_rib", "demo", "--output-dir", str(out), *args],
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ},
+        env={**os.environ, **(env or {})},
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc.stdout
@@ -56,3 +73,39 @@ def test_quick_demo_end_to_end(tmp_path):
         assert acc[("wise-ft", "alpha=1.0", "mini-r", d)] == acc[("ft", "", "mini-r", d)]
     # a second run reuses every finished run
     assert "0 run(s) executed" in _demo(out, "--no-report")
+
+
+@pytest.mark.slow
+def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
+    """Under OMP_NUM_THREADS=1 and =2 the demo gives bit-identical weights and accuracies:
+    it pins torch to one intra-op thread, and records the threads and CPU capability."""
+    import torch
+
+    probe = "import torch; print(torch.get_num_threads())"
+    env2 = {"OMP_NUM_THREADS": "2"}
+    seen = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env={**os.environ, **env2}
+    )
+    assert seen.stdout.strip() == "2"  # without the pin, the second run WOULD use 2 threads
+    cfg = tmp_path / "threads.yaml"
+    cfg.write_text(THREADS_CONFIG)
+    results = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"threads-{threads}"
+        _demo(out, "--config", str(cfg), "--no-report", env={"OMP_NUM_THREADS": threads})
+        store = ResultStore(out / "results.sqlite")
+        accuracy = {r.key: r.accuracy for r in store.records()}
+        correct = {k: store.correct(k).tolist() for k in accuracy}
+        weights, provenance = {}, []
+        for path in sorted(out.rglob("train_summary.json")):
+            config = json.loads((path.parent / "rib_config.json").read_text())
+            weights[config["method"]] = json.loads(path.read_text())["weight_checksums"]
+            provenance.append(config["provenance"])
+        provenance += [v["info"]["provenance"] for v in store.runs().values()]
+        assert len(weights) == 2 and len(accuracy) == 3 * 9
+        assert {p["torch_threads"] for p in provenance} == {1}
+        assert {p["cpu_capability"] for p in provenance} == {
+            torch.backends.cpu.get_cpu_capability()
+        }
+        results.append((accuracy, correct, weights))
+    assert results[0] == results[1]

