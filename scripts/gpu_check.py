@@ -161,8 +161,14 @@ class TimmClassifier(torch.nn.Module):
 def save_hf_vit(path: Path, hf: dict[str, Any], crop: int) -> Path:
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
+    from imagenet_rib.data.labels import get_label_space
+
+    wnids = get_label_space("imagenet-1k").wnids  # a head that names its classes
+    id2label = dict(enumerate(wnids))
+    label2id = {n: i for i, n in id2label.items()}
     torch.manual_seed(0)
-    ViTForImageClassification(ViTConfig(num_labels=1000, **hf)).save_pretrained(path)
+    config = ViTConfig(num_labels=1000, id2label=id2label, label2id=label2id, **hf)
+    ViTForImageClassification(config).save_pretrained(path)
     ViTImageProcessor(
         size={"shortest_edge": int(crop / 0.9)},
         crop_size={"height": crop, "width": crop},

@@ -118,7 +118,7 @@ def test_a_wheel_carries_the_shipped_models(tmp_path):
     for f in ("pyproject.toml", "README.md"):
         shutil.copy(repo / f, src / f)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for d in ("src", "hub_cards"):
+    for d in ("src", "hub_cards", "spaces"):
         shutil.copytree(repo / d, src / d, ignore=ignore)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]

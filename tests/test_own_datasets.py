@@ -113,7 +113,7 @@ def test_imagefolder_mini_val_scores_like_the_builtin_dataset(tmp_path):
     model = load_model("mini-vit-clean")
     builtin = evaluate_split(model.model, model.transform, load_split("mini-val", "test", ALL))
     mine = evaluate_split(model.model, model.transform, suite.part("my-val-tree", "test", ALL))
-    assert mine.accuracy == builtin.accuracy and mine.num_images == builtin.num_images == 500
+    assert mine.accuracy == builtin.accuracy and mine.num_images == builtin.num_images > 0
     assert builtin.accuracy > 80.0  # far above chance (10 %): a label mix-up would show
 
 
