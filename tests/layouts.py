@@ -1,7 +1,7 @@
 """Fixture trees in the real download layouts, with the truth recorded by the generator.
 
 Each generator writes small random images into the exact folder layout users download
-(PROTOCOL.md section 2) and returns a `Tree` whose ``truth`` maps every row id the converter
+(docs/datasets.md) and returns a `Tree` whose ``truth`` maps every row id the converter
 must produce to the label fields it must carry. Real ImageNet wnids are used (a few of the
 1000), so the trees exercise the real label spaces, subsets and lemma strings.
 """

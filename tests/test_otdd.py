@@ -1,4 +1,5 @@
-"""OTDD: closed-form Bures-Wasserstein label distances, the invariants of PROTOCOL.md section 8
+"""OTDD: closed-form Bures-Wasserstein label distances, the invariants in docs/protocol.md
+("Optimal-transport dataset distance"):
 (OTDD(D, D) ~ 0, label renaming, symmetry, exact vs Sinkhorn, rank-deficient covariances),
 the Sinkhorn solver against POT, feature extraction, correlation tooling and `rib otdd`."""
 

@@ -1,4 +1,4 @@
-"""Deterministic, seeded, class-stratified train/test splits (PROTOCOL.md section 4).
+"""Deterministic, seeded, class-stratified train/test splits (docs/protocol.md, "Splits").
 
 ``none`` (paper mode): train = test = all rows.
 ``holdout`` (default): within each class, the distinct `group`s (source images: all 75

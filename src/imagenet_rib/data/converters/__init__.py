@@ -53,7 +53,7 @@ def convert(
 
     Args:
         name: a registered dataset (``rib datasets list``).
-        src: the extracted download, in its original layout (PROTOCOL.md section 2).
+        src: the extracted download, in its original layout (docs/datasets.md).
         out: output folder; ``<out>.partial`` holds an unfinished run (re-run to resume).
         config: error policy, workers, shard size, ObjectNet border and opt-in, ...
         expected: counts and classes to check against (default: the registry entry's).
