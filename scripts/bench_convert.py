@@ -54,7 +54,7 @@ def baseline(root: Path) -> float:
 def main() -> None:
     from imagenet_rib.data.converters import ConvertConfig, convert
     from imagenet_rib.data.labels import timm_subset
-    from imagenet_rib.data.verify import Expected
+    from imagenet_rib.data.specs import Expected
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from imagenet_rib.data.labels import get_label_space, timm_subset
-from imagenet_rib.data.verify import Expected
+from imagenet_rib.data.specs import Expected
 
 
 @dataclass

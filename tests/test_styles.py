@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from imagenet_rib.data import styles
+from imagenet_rib.data import package_images, styles
 from imagenet_rib.errors import ConfigError
 
 Style = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]
@@ -41,14 +41,18 @@ STYLES: dict[str, Style] = {
     **{
         f"rendition-{kind}": (
             lambda d, rng, size, kind=kind: styles.rendition(
-                d, rng, styles.textures(), size=size, kind=kind
+                d, rng, package_images.textures(), size=size, kind=kind
             )
         )
         for kind in styles.RENDITION_KINDS
     },
-    "rendition-any": lambda d, rng, size: styles.rendition(d, rng, styles.textures(), size=size),
-    "scene": lambda d, rng, size: styles.scene(d, rng, styles.backgrounds(), size=size),
-    "rich_view": lambda d, rng, size: styles.rich_view(d, rng, styles.backgrounds(), size=size),
+    "rendition-any": lambda d, rng, size: styles.rendition(
+        d, rng, package_images.textures(), size=size
+    ),
+    "scene": lambda d, rng, size: styles.scene(d, rng, package_images.backgrounds(), size=size),
+    "rich_view": lambda d, rng, size: styles.rich_view(
+        d, rng, package_images.backgrounds(), size=size
+    ),
 }
 
 
@@ -108,11 +112,15 @@ def test_drawing_hatching_follows_the_digit() -> None:
 
 def test_rendition_kind_is_validated_and_drawn_when_none() -> None:
     with pytest.raises(ConfigError, match="painting"):
-        styles.rendition(DIGITS["ring28"], np.random.default_rng(0), styles.textures(), kind="oil")
+        styles.rendition(
+            DIGITS["ring28"], np.random.default_rng(0), package_images.textures(), kind="oil"
+        )
     with pytest.raises(ConfigError, match="textures"):
         styles.rendition(DIGITS["ring28"], np.random.default_rng(0), [], kind="texture")
     drawn = {
-        styles.rendition(DIGITS["ring28"], np.random.default_rng(s), styles.textures()).tobytes()
+        styles.rendition(
+            DIGITS["ring28"], np.random.default_rng(s), package_images.textures()
+        ).tobytes()
         for s in range(3)
     }
     assert len(drawn) == 3
@@ -122,7 +130,10 @@ def test_rendition_kind_is_validated_and_drawn_when_none() -> None:
 def test_scene_has_a_pure_red_border_and_a_visible_digit(border: int) -> None:
     for seed in range(8):
         out = styles.scene(
-            DIGITS["ring28"], np.random.default_rng(seed), styles.backgrounds(), border=border
+            DIGITS["ring28"],
+            np.random.default_rng(seed),
+            package_images.backgrounds(),
+            border=border,
         )
         ring = np.ones((40, 40), bool)
         ring[border : 40 - border, border : 40 - border] = False
@@ -131,7 +142,7 @@ def test_scene_has_a_pure_red_border_and_a_visible_digit(border: int) -> None:
         assert not np.all(inner == styles.RED)
         empty = np.zeros_like(DIGITS["ring28"])
         background = styles.scene(
-            empty, np.random.default_rng(seed), styles.backgrounds(), border=border
+            empty, np.random.default_rng(seed), package_images.backgrounds(), border=border
         )
         assert np.array_equal(background[ring], out[ring])
         change = np.abs(out.astype(float) - background).sum(axis=2)
@@ -142,7 +153,11 @@ def test_scene_has_a_pure_red_border_and_a_visible_digit(border: int) -> None:
 def test_scene_rejects_a_border_that_leaves_no_image() -> None:
     with pytest.raises(ConfigError, match="border"):
         styles.scene(
-            DIGITS["bar28"], np.random.default_rng(0), styles.backgrounds(), size=12, border=3
+            DIGITS["bar28"],
+            np.random.default_rng(0),
+            package_images.backgrounds(),
+            size=12,
+            border=3,
         )
 
 
@@ -153,7 +168,7 @@ def test_rich_views_vary_in_colour_far_more_than_clean_views() -> None:
     digits = [DIGITS["ring28"], DIGITS["bar28"]] * 10
     rich = colour_stats(
         [
-            styles.rich_view(d, np.random.default_rng(s), styles.backgrounds())
+            styles.rich_view(d, np.random.default_rng(s), package_images.backgrounds())
             for s, d in enumerate(digits)
         ]
     )
@@ -162,7 +177,9 @@ def test_rich_views_vary_in_colour_far_more_than_clean_views() -> None:
     chroma = [
         np.abs(np.diff(v.astype(float), axis=2)).mean()
         for v in (
-            styles.rich_view(DIGITS["ring28"], np.random.default_rng(s), styles.backgrounds())
+            styles.rich_view(
+                DIGITS["ring28"], np.random.default_rng(s), package_images.backgrounds()
+            )
             for s in range(10)
         )
     ]
@@ -170,14 +187,14 @@ def test_rich_views_vary_in_colour_far_more_than_clean_views() -> None:
 
 
 def test_package_images_are_cached_read_only_uint8() -> None:
-    images = styles.package_images()
-    assert set(images) == set(styles.PACKAGE_IMAGE_NAMES)
+    images = package_images.package_images()
+    assert set(images) == set(package_images.PACKAGE_IMAGE_NAMES)
     for name, img in images.items():
         assert img.dtype == np.uint8 and img.ndim in (2, 3), name
-        assert min(img.shape[:2]) <= styles.PACKAGE_SHORT_SIDE and not img.flags.writeable
-    assert len(styles.textures()) == len(styles.TEXTURE_NAMES)
-    assert len(styles.backgrounds()) == len(styles.BACKGROUND_NAMES)
-    assert styles.textures()[0] is styles.package_images()["brick"]
+        assert min(img.shape[:2]) <= package_images.PACKAGE_SHORT_SIDE and not img.flags.writeable
+    assert len(package_images.textures()) == len(package_images.TEXTURE_NAMES)
+    assert len(package_images.backgrounds()) == len(package_images.BACKGROUND_NAMES)
+    assert package_images.textures()[0] is package_images.package_images()["brick"]
 
 
 def test_bad_digits_are_rejected_with_the_fix() -> None:

@@ -4,16 +4,19 @@ A registry maps a name to an object (a spec, a factory, a class). Registering a 
 raises `DuplicateNameError`; looking up an unknown name raises `UnknownNameError` listing
 the closest registered names, so a typo is fixed from the message alone.
 
-A registry may have a `loader`: a function run once, on the first lookup or the first
-registration from outside it, that registers the built-in entries and then the plugins'
-(`plugins.load_plugins`). Built-ins therefore always come first: a plugin reusing a
-built-in name gets `DuplicateNameError`, whatever was imported first.
+A registry may name its built-in modules (``builtins``, imported by name so that the modules
+that register entries and the module that owns the registry never import each other) and the
+entry-point group of its plugins (``plugins``), or take a `loader` function. Either runs once,
+on the first lookup or the first registration from outside it: built-ins first, then the
+plugins (`plugins.load_plugins`), so a plugin reusing a built-in name gets
+`DuplicateNameError`, whatever was imported first.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 from .errors import DuplicateNameError, UnknownNameError
@@ -31,11 +34,34 @@ class Registry(Generic[T]):
     True
     """
 
-    def __init__(self, kind: str, loader: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        loader: Callable[[], None] | None = None,
+        *,
+        builtins: Sequence[str] = (),
+        plugins: str | None = None,
+    ) -> None:
+        if loader is not None and (builtins or plugins):
+            raise ValueError("give a registry either a loader or builtins/plugins, not both")
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._builtins = tuple(builtins)
+        self._plugins = plugins
         self._loader = loader
-        self._state = "pending" if loader is not None else "loaded"
+        pending = loader is not None or bool(builtins) or plugins is not None
+        self._state = "pending" if pending else "loaded"
+
+    def _load_all(self) -> None:
+        if self._loader is not None:
+            self._loader()
+            return
+        for module in self._builtins:
+            importlib.import_module(module)  # registers its entries
+        if self._plugins is not None:
+            from .plugins import load_plugins
+
+            load_plugins(self._plugins)
 
     def load(self) -> None:
         """Run the loader once; a call made while it runs (a built-in module registering
@@ -44,7 +70,7 @@ class Registry(Generic[T]):
             return
         self._state = "loading"
         try:
-            self._loader()  # type: ignore[misc]
+            self._load_all()
         except BaseException:
             self._state = "pending"  # the next lookup retries, and raises the same error again
             raise

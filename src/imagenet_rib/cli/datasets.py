@@ -126,9 +126,8 @@ def _expected(name: str, images: int | None) -> Any:
     if images is None:
         return None
     from ..data.specs import get_dataset_spec
-    from ..data.verify import expected_for
 
-    return dataclasses.replace(expected_for(get_dataset_spec(name)), num_images=images)
+    return dataclasses.replace(get_dataset_spec(name).expected(), num_images=images)
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -166,3 +166,29 @@ def smoothed_uniform_noise(h: int, w: int, sigma: float, rng: np.random.Generato
     blocks = rng.uniform(-1, 1, (ch, f, cw, f)).mean(axis=(1, 3))
     coarse = ndimage.gaussian_filter(blocks, sigma / f, mode="reflect", truncate=3)
     return resample(coarse, resize_taps(h, ch, 1 / f), resize_taps(w, cw, 1 / f))
+
+
+FROST_ANGLES = 6  # needle directions per frost texture
+
+
+def frost_texture(h: int, w: int, s: float, rng: np.random.Generator) -> np.ndarray:
+    """Procedural frost (H, W, 3) in [0, 1]: ice needles clustered where a plasma haze is dense.
+
+    Needles grow from sparse seeds (about 300 per 224 x 224 frame, more where the haze is
+    bright) in ``FROST_ANGLES`` random directions with random lengths up to 20 s px, over a
+    fine rime grain and the haze itself; tinted bluish white.
+    """
+    haze = plasma(h, w, 1.6, rng)
+    grain = ndimage.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), 0.6 * s)
+    grain = np.abs(grain) / max(float(grain.std()), 1e-6)
+    seed_p = min(0.3, 0.006 / (s * s * FROST_ANGLES)) * 2 * haze
+    crystals = np.zeros((h, w), np.float32)
+    for angle, length in zip(rng.uniform(0, 180, FROST_ANGLES), rng.uniform(6, 20, FROST_ANGLES)):
+        seeds = (rng.random((h, w)) < seed_p).astype(np.float32)
+        needle = line_kernel(length * s / 2, length * s / 2, angle, two_sided=True)
+        crystals += correlate(seeds, needle * needle.shape[0], "mirror")
+    # A needle is ~1/s px wide at 224 px, so below 224 px its coverage is diluted by s.
+    crystals = 1 - np.exp(-min(s, 1.0) * crystals)  # dense ice saturates to white
+    grey = np.clip(0.3 + 0.35 * haze + 0.1 * grain + 0.6 * crystals, 0, 1)
+    tint = np.array([0.86, 0.93, 1.0], np.float32)
+    return grey[..., None] * tint + np.array([0.0, 0.02, 0.05], np.float32)

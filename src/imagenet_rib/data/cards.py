@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..paths import card_template
 from .labels import get_label_space
+from .rows import RowMeta
 from .specs import DatasetSpec, get_dataset_spec
 from .splits import SplitConfig, split_indices
-from .verify import RowMeta, expected_for
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
@@ -137,7 +137,7 @@ def render_card(
     split = split or SplitConfig()
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    expected = expected_for(spec)
+    expected = spec.expected()
     protocol = protocol_text(spec)
     splits = split_table(meta, split, expected.class_key)
     licence = spec.extra.get("hf_license") or _hf_license(spec.licence)
@@ -193,8 +193,9 @@ def dataset_card(
     seed: int = 0,
 ) -> DatasetCard:
     """Render the card of dataset `name` from its rows at `source` (default: configured/mini)."""
-    from .loading import default_source, load_rib_dataset
-    from .verify import read_source
+    from .loading import load_rib_dataset
+    from .rows import read_source
+    from .sources import default_source
 
     spec = get_dataset_spec(name)
     source = source or default_source(name)

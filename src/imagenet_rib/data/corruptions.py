@@ -53,6 +53,7 @@ from ._corruption_ops import (
     Interp,
     correlate,
     disk_kernel,
+    frost_texture,
     interp_taps,
     line_kernel,
     plasma,
@@ -118,7 +119,6 @@ PARAMETERS: MappingProxyType[str, tuple] = MappingProxyType({
     "pixelate": (0.6, 0.5, 0.4, 0.3, 0.25),  # box-downsample factor
     "jpeg_compression": (25, 18, 15, 10, 7),  # JPEG quality
 })  # fmt: skip
-_FROST_ANGLES = 6  # needle directions per frost texture
 _GREY = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma, as cv2.COLOR_RGB2GRAY
 
 CorruptionFn = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
@@ -140,29 +140,6 @@ def _zoom_taps(n: int, severity: int) -> list[Interp]:
     stop, step = PARAMETERS["zoom_blur"][severity - 1]
     c = (n - 1) / 2
     return [interp_taps((np.arange(n) - c) / z + c, n) for z in np.arange(1, stop, step)]
-
-
-def _frost_texture(h: int, w: int, s: float, rng: np.random.Generator) -> np.ndarray:
-    """Procedural frost (H, W, 3) in [0, 1]: ice needles clustered where a plasma haze is dense.
-
-    Needles grow from sparse seeds (about 300 per 224 x 224 frame, more where the haze is
-    bright) in ``_FROST_ANGLES`` random directions with random lengths up to 20 s px, over a
-    fine rime grain and the haze itself; tinted bluish white.
-    """
-    haze = plasma(h, w, 1.6, rng)
-    grain = ndimage.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), 0.6 * s)
-    grain = np.abs(grain) / max(float(grain.std()), 1e-6)
-    seed_p = min(0.3, 0.006 / (s * s * _FROST_ANGLES)) * 2 * haze
-    crystals = np.zeros((h, w), np.float32)
-    for angle, length in zip(rng.uniform(0, 180, _FROST_ANGLES), rng.uniform(6, 20, _FROST_ANGLES)):
-        seeds = (rng.random((h, w)) < seed_p).astype(np.float32)
-        needle = line_kernel(length * s / 2, length * s / 2, angle, two_sided=True)
-        crystals += correlate(seeds, needle * needle.shape[0], "mirror")
-    # A needle is ~1/s px wide at 224 px, so below 224 px its coverage is diluted by s.
-    crystals = 1 - np.exp(-min(s, 1.0) * crystals)  # dense ice saturates to white
-    grey = np.clip(0.3 + 0.35 * haze + 0.1 * grain + 0.6 * crystals, 0, 1)
-    tint = np.array([0.86, 0.93, 1.0], np.float32)
-    return grey[..., None] * tint + np.array([0.0, 0.02, 0.05], np.float32)
 
 
 # --------------------------------------------------------------------------- corruptions
@@ -258,7 +235,7 @@ def snow(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
 @CORRUPTION_FUNCTIONS.register("frost")
 def frost(x: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     c_image, c_frost = _row("frost", severity)
-    return c_image * x + c_frost * _frost_texture(x.shape[0], x.shape[1], _scale(x), rng)
+    return c_image * x + c_frost * frost_texture(x.shape[0], x.shape[1], _scale(x), rng)
 
 
 @CORRUPTION_FUNCTIONS.register("fog")

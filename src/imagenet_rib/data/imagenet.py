@@ -22,14 +22,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import DatasetError
 from .labels import timm_subset
 from .specs import DatasetSpec, register_dataset
 
 if TYPE_CHECKING:
-    import datasets
+    pass
 
 SPACE = "imagenet-1k"
 MAPPING_FILE = "objectnet_to_imagenet_1k.json"
@@ -85,7 +83,7 @@ def use_objectnet_mapping(folder_or_file: str | os.PathLike) -> None:
 
 
 def _mapping_candidates() -> list[Path]:
-    from .loading import default_source
+    from .sources import default_source
 
     out = list(_mapping_sources)
     env = os.environ.get("IMAGENET_RIB_OBJECTNET_MAPPING")
@@ -164,22 +162,6 @@ def c_set_name(corruption: str, severity: int) -> str:
 
 def c_set_names() -> list[str]:
     return [c_set_name(c, s) for c in CORRUPTIONS for s in SEVERITIES]
-
-
-def select_part(ds: datasets.Dataset, spec: DatasetSpec) -> datasets.Dataset:
-    """Rows of `ds` (the parent dataset) that belong to the child entry `spec`."""
-    corruption, severity = spec.extra["corruption"], spec.extra["severity"]
-    cols = ds.select_columns(["corruption", "severity"]).to_dict()
-    mask = (np.asarray(cols["corruption"]) == corruption) & (
-        np.asarray(cols["severity"]) == severity
-    )
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
-        raise DatasetError(
-            f"the {spec.extra['parent']} rows hold no {corruption!r} severity {severity} images; "
-            f"the conversion is incomplete - run `rib datasets verify {spec.extra['parent']}`"
-        )
-    return ds.select(idx)
 
 
 # --------------------------------------------------------------------------- the entries

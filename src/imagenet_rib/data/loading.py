@@ -16,7 +16,6 @@ space, can never be scored by integer position.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CacheError, DatasetError
+from .sources import default_source, source_env_var
 from .specs import DatasetSpec, get_dataset_spec
 from .splits import SplitConfig, split_indices
 
@@ -35,22 +35,10 @@ if TYPE_CHECKING:
 _MINI_CHECKED: dict[str, tuple] = {}  # dataset -> cache-file stamp whose content hash matched
 
 
-def default_source(name: str) -> str | None:
-    env = os.environ.get("IMAGENET_RIB_DATA_" + name.upper().replace("-", "_"))
-    if env:
-        return env
-    root = os.environ.get("IMAGENET_RIB_DATA_DIR")
-    if root and (Path(root) / name).exists():
-        return str(Path(root) / name)
-    return None
-
-
 def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> datasets.Dataset:
     """All rows of dataset `name` in the shared schema."""
     spec = get_dataset_spec(name)
     if spec.extra.get("parent"):  # one set of a parent (imagenet-c/fog/3): the parent's rows of it
-        from .imagenet import select_part
-
         return select_part(load_rib_dataset(spec.extra["parent"], source, seed=seed), spec)
     source = source or default_source(name)
     if source is None and spec.layout == "mini":
@@ -58,7 +46,7 @@ def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> 
 
         return _checked_mini(name, load_mini_dataset(name, seed=seed), seed)
     if source is None:
-        env = "IMAGENET_RIB_DATA_" + name.upper().replace("-", "_")
+        env = source_env_var(name)
         raise DatasetError(
             f"no local copy of {name!r} is configured; convert the original download with "
             f"`rib datasets build {name} --src <download folder> --out <folder>`, then pass "
@@ -199,3 +187,19 @@ def load_split(
     names = meta["class_name"]
     targets = protocol.targets([labels[i] for i in idx], [names[i] for i in idx])
     return SplitPart(name, part, ds.select(idx), targets, protocol, spec, split)
+
+
+def select_part(ds: datasets.Dataset, spec: DatasetSpec) -> datasets.Dataset:
+    """Rows of `ds` (the parent dataset) that belong to the child entry `spec`."""
+    corruption, severity = spec.extra["corruption"], spec.extra["severity"]
+    cols = ds.select_columns(["corruption", "severity"]).to_dict()
+    mask = (np.asarray(cols["corruption"]) == corruption) & (
+        np.asarray(cols["severity"]) == severity
+    )
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        raise DatasetError(
+            f"the {spec.extra['parent']} rows hold no {corruption!r} severity {severity} images; "
+            f"the conversion is incomplete - run `rib datasets verify {spec.extra['parent']}`"
+        )
+    return ds.select(idx)

@@ -72,10 +72,11 @@ def export_folder(
     import pyarrow.parquet as pq
     from datasets.table import embed_table_storage
 
-    from .converters.engine import FORMAT_VERSION, MANIFEST
+    from .converters.engine import FORMAT_VERSION
     from .converters.shards import sha256_file
     from .imagenet import MAPPING_FILE
     from .loading import load_rib_dataset
+    from .rows import MANIFEST
 
     spec = get_dataset_spec(name)
     ds = load_rib_dataset(name, source, seed=seed)
@@ -142,8 +143,8 @@ def push_dataset(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
     from .cards import render_card
-    from .converters.engine import read_manifest
-    from .loading import default_source
+    from .rows import read_manifest
+    from .sources import default_source
     from .verify import read_source, verify
 
     spec = get_dataset_spec(name)

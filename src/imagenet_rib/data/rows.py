@@ -8,6 +8,7 @@ damaged) instead of raising, so ``rib datasets verify`` reports WRONG, never a t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 META_COLUMNS = ("label", "wnid", "id", "group", "class_name", "corruption", "severity")
 #: what reading a damaged Arrow / Parquet / JSON file raises (pyarrow's errors derive from these)
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError)
+
+
+MANIFEST = "conversion.json"  # a converted folder's manifest: plan hash, shards, skips
 
 
 @dataclass
@@ -103,6 +107,18 @@ def _unreadable(what: str, err: Exception, report: VerifyReport | None, fix: str
     report.unreadable.append(text)
 
 
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DatasetError(
+            f"{path} is corrupt ({err}); re-run the conversion with --force"
+        ) from err
+
+
 def _empty_meta() -> RowMeta:
     return RowMeta({c: [] for c in META_COLUMNS})
 
@@ -113,9 +129,6 @@ def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMet
     A file that cannot be read is recorded in ``report.unreadable`` (its rows are missing
     from the result), or raises `DatasetError` when no report is given.
     """
-    import json
-
-    from .converters.engine import read_manifest
 
     path = Path(source)
     rebuild = "re-convert it with `rib datasets build <name> --force`"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetError
 from ..registry import Registry
 from .labels import get_label_space
 from .protocol import (
@@ -23,6 +23,17 @@ from .protocol import (
 )
 
 AGGREGATES = ("mean", "mean-over-corruption-severity")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a complete copy holds. Tests and partial builds override the registry's values."""
+
+    num_images: int | None = None
+    num_classes: int | None = None
+    classes: tuple[str, ...] | None = None  # class ids (wnids, or ObjectNet class names)
+    sets: tuple[tuple[str, int], ...] | None = None  # ImageNet-C (corruption, severity) sets
+    class_key: str = "wnid"
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,32 @@ class DatasetSpec:
             return subset_protocol(space, self.subset)
         return full_protocol(space)
 
+    def expected(self, classes: Sequence[str] | None = None) -> Expected:
+        """What a complete copy of this dataset holds (`classes` overrides the class set)."""
+        space = get_label_space(self.label_space)
+        if classes is None:
+            if self.subset:
+                classes = self.subset
+            elif self.is_objectnet:
+                try:
+                    classes = tuple(sorted(self.objectnet_mapping()))
+                except DatasetError:
+                    classes = None  # mapping not available: count-only check
+            elif self.num_classes == space.num_classes:
+                classes = space.wnids
+        sets = None
+        if "corruptions" in self.extra:
+            sets = tuple(
+                (c, s) for c in self.extra["corruptions"] for s in self.extra["severities"]
+            )
+        return Expected(
+            self.num_images,
+            self.num_classes,
+            tuple(classes) if classes else None,
+            sets,
+            "class_name" if self.is_objectnet else "wnid",
+        )
+
     def card_fields(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -118,16 +155,12 @@ class DatasetSpec:
         }
 
 
-def _load_builtin() -> None:
-    """Register the built-in datasets, then the plugins (group ``imagenet_rib.datasets``)."""
-    from ..plugins import load_plugins
-    from . import imagenet  # noqa: F401
-    from .mini import specs  # noqa: F401
-
-    load_plugins("imagenet_rib.datasets")
-
-
-DATASETS: Registry[DatasetSpec] = Registry("dataset", loader=_load_builtin)
+# built-in entries register themselves on import; plugins come from the entry-point group
+DATASETS: Registry[DatasetSpec] = Registry(
+    "dataset",
+    builtins=("imagenet_rib.data.imagenet", "imagenet_rib.data.mini.specs"),
+    plugins="imagenet_rib.datasets",
+)
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:

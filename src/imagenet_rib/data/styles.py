@@ -15,37 +15,24 @@ bilinearly (PIL) to ``size`` x ``size`` and mapped to a uint8 RGB image:
 - ``jitter``    natural handwriting variation (pose, slant, stroke width) of the digit itself.
 
 Every function is pure: all randomness comes from the ``np.random.Generator`` passed in, so a
-seed fixes the output bytes. Textures and backgrounds are the freely licensed sample images
-bundled with scikit-image (see ``skimage.data`` for each image's licence and source); they
-load offline. References: Wang et al. 2019 (Sketch), Hendrycks et al. 2021 (ImageNet-R),
+seed fixes the output bytes. Textures and backgrounds (`package_images`) are the freely licensed sample
+images bundled with scikit-image (see ``skimage.data`` for each image's licence and source);
+they load offline. References: Wang et al. 2019 (Sketch), Hendrycks et al. 2021 (ImageNet-R),
 Barbu et al. 2019 (ObjectNet), Salvador & Oberman 2022 (Cartoon, Drawing).
 """
 
 from __future__ import annotations
 
 import colorsys
-from functools import lru_cache
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 from ..errors import ConfigError
+from . import _style_ops as ops
 
 RENDITION_KINDS: tuple[str, ...] = ("texture", "painting", "outline", "mosaic")
-PACKAGE_IMAGE_NAMES: tuple[str, ...] = (
-    "astronaut", "brick", "camera", "cat", "chelsea", "coffee", "colorwheel", "grass", "gravel",
-    "hubble_deep_field", "immunohistochemistry", "rocket", "moon", "horse", "page", "text",
-    "clock", "coins", "checkerboard", "retina", "cell",
-)  # fmt: skip
-TEXTURE_NAMES: tuple[str, ...] = (
-    "brick", "grass", "gravel", "checkerboard", "moon", "cell", "coins", "text", "page",
-)  # fmt: skip
-BACKGROUND_NAMES: tuple[str, ...] = (
-    "astronaut", "cat", "chelsea", "coffee", "rocket", "hubble_deep_field",
-    "immunohistochemistry", "retina", "camera", "clock",
-)  # fmt: skip
-PACKAGE_SHORT_SIDE = 128  # package images are downscaled once to this short side
 RED = np.array([255, 0, 0], np.uint8)  # ObjectNet border colour
 #: a scene keeps this fraction of its photo's contrast: at full contrast, photo edges look
 #: like strokes to a 0.15 M-parameter ViT and fine-tuning cannot learn the task in minutes
@@ -110,7 +97,9 @@ def _crop(
 
 def _pick(rng: np.random.Generator, images: list[np.ndarray], what: str) -> np.ndarray:
     if len(images) == 0:
-        raise ConfigError(f"no {what} given; pass e.g. styles.{what}() (scikit-image samples)")
+        raise ConfigError(
+            f"no {what} given; pass e.g. package_images.{what}() (scikit-image samples)"
+        )
     return images[int(rng.integers(len(images)))]
 
 
@@ -125,32 +114,6 @@ def _toward_luma(colour: np.ndarray, target: float) -> np.ndarray:
         return colour * (target / max(luma, 1e-6))
     t = (target - luma) / max(1 - luma, 1e-6)
     return colour + (1 - colour) * min(t, 1.0)
-
-
-def _edges(d: np.ndarray) -> np.ndarray:
-    """|grad d| by Sobel, scaled so that a unit step gives 1."""
-    return np.hypot(ndimage.sobel(d, 0), ndimage.sobel(d, 1)) / 4
-
-
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
-    """Gaussian-filtered white noise with unit std (per last two axes' field)."""
-    n = ndimage.gaussian_filter(
-        rng.standard_normal(shape, dtype=np.float32), (0,) * (len(shape) - 2) + (sigma, sigma)
-    )
-    return n / max(float(n.std()), 1e-6)
-
-
-def _warp(d: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    yy, xx = np.mgrid[0 : d.shape[0], 0 : d.shape[1]].astype(np.float32)
-    return ndimage.map_coordinates(d, (yy + dy, xx + dx), order=1, mode="constant")
-
-
-def _affine(d: np.ndarray, angle_deg: float, scale: float, shift: np.ndarray) -> np.ndarray:
-    """Rotate by angle, scale about the centre, then shift (px); bilinear, zero outside."""
-    a = np.deg2rad(angle_deg)
-    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) / scale
-    centre = (np.array(d.shape, np.float64) - 1) / 2
-    return ndimage.affine_transform(d, rot, offset=centre - rot @ (centre + shift), order=1)
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -174,10 +137,10 @@ def sketch(digit: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.nd
     """
     d = _digit(digit, size)
     k = size / 32
-    dy, dx = 0.6 * k * _smooth_noise(rng, (2, size, size), 2 * k)
-    d = _warp(d, dy, dx)
-    strokes = np.clip(1.6 * _edges(d), 0, 1)
-    strokes *= np.clip(0.8 + 0.2 * _smooth_noise(rng, (size, size), k), 0.4, 1)
+    dy, dx = 0.6 * k * ops.smooth_noise(rng, (2, size, size), 2 * k)
+    d = ops.warp(d, dy, dx)
+    strokes = np.clip(1.6 * ops.edges(d), 0, 1)
+    strokes *= np.clip(0.8 + 0.2 * ops.smooth_noise(rng, (size, size), k), 0.4, 1)
     paper = _paper(rng, size, 0.88, 0.97, 0.025)
     graphite = rng.uniform(0.08, 0.3)
     grey = paper * (1 - strokes) + graphite * strokes - 0.1 * ndimage.gaussian_filter(d, k)
@@ -213,7 +176,7 @@ def drawing(digit: np.ndarray, rng: np.random.Generator, size: int = 32) -> np.n
     d = ndimage.gaussian_filter(_digit(digit, size), 0.6 * k)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     period = max(2.0, rng.uniform(2.5, 3.5) * k)
-    wobble = 0.8 * _smooth_noise(rng, (size, size), 3 * k)
+    wobble = 0.8 * ops.smooth_noise(rng, (size, size), 3 * k)
     theta1 = rng.uniform(0, np.pi)
     theta2 = theta1 + np.pi / 2 + rng.uniform(-0.4, 0.4)
 
@@ -279,7 +242,7 @@ def rendition(
         out = soft * fg + (1 - soft) * (0.35 * blobs + 0.65 * bg)
         return _u8(out * (1 + 0.08 * brush[..., None]))
     if kind == "outline":
-        edges = np.clip(1.5 * _edges(d), 0, 1)
+        edges = np.clip(1.5 * ops.edges(d), 0, 1)
         glow = np.clip(1.5 * ndimage.gaussian_filter(edges, 1.2 * k), 0, 1)
         neon = _hsv(rng.uniform(), 1.0, 1.0)
         ground = _hsv(rng.uniform(), rng.uniform(0.3, 1), rng.uniform(0.0, 0.15))
@@ -364,7 +327,7 @@ def rich_view(
         crop = _crop(_pick(rng, backgrounds, "backgrounds"), rng, size, min_frac=0.2)
         mix = rng.uniform(0.4, 0.8)
         ground = mix * crop + (1 - mix) * bg if u < 0.75 else (crop @ _LUMA)[..., None] * 2 * bg
-    m = _affine(d, rng.uniform(-20, 20), rng.uniform(0.8, 1.1), rng.uniform(-0.1, 0.1, 2) * size)
+    m = ops.affine(d, rng.uniform(-20, 20), rng.uniform(0.8, 1.1), rng.uniform(-0.1, 0.1, 2) * size)
     out = np.clip(m, 0, 1)[..., None] * fg + (1 - np.clip(m, 0, 1)[..., None]) * ground
     if rng.random() < 0.5:
         out = ndimage.gaussian_filter(out, (rng.uniform(0, 0.8) * k,) * 2 + (0,))
@@ -412,41 +375,3 @@ def jitter(
         thin = ndimage.grey_erosion(out, size=(2, 2))
         out = thin if thin.sum() > 0.5 * out.sum() else out
     return _u8(out)
-
-
-# --------------------------------------------------------------------------- package images
-
-
-@lru_cache(maxsize=1)
-def _load_package_images() -> tuple[tuple[str, np.ndarray], ...]:
-    import skimage.data  # heavy; loaded once, on first use
-
-    items = []
-    for name in PACKAGE_IMAGE_NAMES:
-        a = np.asarray(getattr(skimage.data, name)())
-        a = a.astype(np.uint8) * 255 if a.dtype == bool else a.astype(np.uint8)
-        h, w = a.shape[:2]
-        if min(h, w) > PACKAGE_SHORT_SIDE:
-            r = PACKAGE_SHORT_SIDE / min(h, w)
-            new = (max(1, round(w * r)), max(1, round(h * r)))
-            a = np.asarray(Image.fromarray(a).resize(new, Image.Resampling.LANCZOS))
-        a.setflags(write=False)
-        items.append((name, a))
-    return tuple(items)
-
-
-def package_images() -> dict[str, np.ndarray]:
-    """The scikit-image sample images (read-only uint8, short side <= 128 px), by name."""
-    return dict(_load_package_images())
-
-
-def textures() -> list[np.ndarray]:
-    """Texture-like package images (``TEXTURE_NAMES``), for ``rendition``."""
-    images = package_images()
-    return [images[n] for n in TEXTURE_NAMES]
-
-
-def backgrounds() -> list[np.ndarray]:
-    """Cluttered photo-like package images (``BACKGROUND_NAMES``), for ``scene``/``rich_view``."""
-    images = package_images()
-    return [images[n] for n in BACKGROUND_NAMES]

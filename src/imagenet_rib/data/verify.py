@@ -31,45 +31,9 @@ from typing import Any
 from ..errors import DatasetError
 from .labels import get_label_space
 from .rows import READ_ERRORS, RowMeta, read_source
-from .specs import DatasetSpec, get_dataset_spec
+from .specs import DatasetSpec, Expected, get_dataset_spec
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What a complete copy holds. Tests and partial builds override the registry's values."""
-
-    num_images: int | None = None
-    num_classes: int | None = None
-    classes: tuple[str, ...] | None = None  # class ids (wnids, or ObjectNet class names)
-    sets: tuple[tuple[str, int], ...] | None = None  # ImageNet-C (corruption, severity) sets
-    class_key: str = "wnid"
-
-
-def expected_for(spec: DatasetSpec, classes: Sequence[str] | None = None) -> Expected:
-    """The registry's expectation for `spec` (`classes` overrides the expected class set)."""
-    space = get_label_space(spec.label_space)
-    if classes is None:
-        if spec.subset:
-            classes = spec.subset
-        elif spec.is_objectnet:
-            try:
-                classes = tuple(sorted(spec.objectnet_mapping()))
-            except DatasetError:
-                classes = None  # mapping not available: count-only check
-        elif spec.num_classes == space.num_classes:
-            classes = space.wnids
-    sets = None
-    if "corruptions" in spec.extra:
-        sets = tuple((c, s) for c in spec.extra["corruptions"] for s in spec.extra["severities"])
-    return Expected(
-        spec.num_images,
-        spec.num_classes,
-        tuple(classes) if classes else None,
-        sets,
-        "class_name" if spec.is_objectnet else "wnid",
-    )
 
 
 @dataclass
@@ -262,13 +226,13 @@ def verify(
     datasets without a source are checked against their build manifest. `expected`
     overrides the registry's counts and class set.
     """
-    from .loading import default_source
+    from .sources import default_source
 
     spec = spec or get_dataset_spec(name)
     parent = spec.extra.get("parent")
     source = source or default_source(parent or name)
     if source is None and spec.layout == "mini":
-        return _verify_mini(spec, expected or expected_for(spec), seed)
+        return _verify_mini(spec, expected or spec.expected(), seed)
     if source is None:
         raise DatasetError(
             f"no copy of {name!r} to verify; pass --source <folder or Hub id> or set "
@@ -289,7 +253,7 @@ def verify(
             ]
         )
     report.problems.extend(report.unreadable)
-    check_rows(meta, spec, expected or expected_for(spec), report)
+    check_rows(meta, spec, expected or spec.expected(), report)
     report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
     if manifest is not None:
         if not manifest.get("complete"):

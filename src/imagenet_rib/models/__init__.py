@@ -52,16 +52,12 @@ class LoadedModel:
         }
 
 
-def _load_builtin() -> None:
-    """Register the built-in models, then the plugins (group ``imagenet_rib.models``)."""
-    from ..plugins import load_plugins
-    from . import mini, presets  # noqa: F401
-
-    load_plugins("imagenet_rib.models")
-
-
 #: name -> loader(**kwargs) -> LoadedModel
-MODELS: Registry[Callable[..., LoadedModel]] = Registry("model", loader=_load_builtin)
+MODELS: Registry[Callable[..., LoadedModel]] = Registry(
+    "model",
+    builtins=("imagenet_rib.models.mini", "imagenet_rib.models.presets"),
+    plugins="imagenet_rib.models",
+)
 
 
 def logits_of(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:

