@@ -42,6 +42,29 @@ def _all_specs() -> list[str]:
     return [n for n, s in DATASETS.items() if not s.extra.get("parent") and not s.is_objectnet]
 
 
+#: the Hub licence id every card must carry (MNIST is CC BY-SA 3.0, the UCI digits CC BY 4.0)
+LICENCES = {
+    "imagenet-val": "other",
+    "imagenet-v2": "mit",
+    "imagenet-a": "mit",
+    "imagenet-r": "mit",
+    "imagenet-sketch": "mit",
+    "imagenet-cartoon": "other",
+    "imagenet-drawing": "other",
+    "imagenet-c": "cc-by-4.0",
+    "mini-v2": "cc-by-4.0",
+    **{
+        f"mini-{n}": "cc-by-sa-3.0"
+        for n in ("val", "a", "r", "sketch", "cartoon", "drawing", "c")
+        + ("pretrain-clean", "pretrain-rich")
+    },
+}
+
+
+def test_the_licence_table_covers_every_dataset():
+    assert set(_all_specs()) == set(LICENCES)
+
+
 @pytest.mark.parametrize("name", _all_specs())
 def test_every_dataset_gets_a_card(name):
     spec = get_dataset_spec(name)
@@ -50,13 +73,7 @@ def test_every_dataset_gets_a_card(name):
     )
     data = _front_matter(str(card))
     assert data["pretty_name"] == spec.title and data["license"]
-    known = {
-        "imagenet-a": "mit",
-        "imagenet-c": "cc-by-4.0",
-        "imagenet-val": "other",
-        "mini-val": "cc-by-sa-3.0",
-    }
-    assert data["license"] == known.get(name, data["license"])
+    assert data["license"] == LICENCES[name]
     assert data["imagenet_rib"]["split"] == {
         "rule": "holdout",
         "seed": 3,

@@ -107,7 +107,7 @@ def test_config_round_trips_and_rejects_unknown_keys(name):
     method = get_method(name)
     cfg = method.make_config()
     assert method.make_config(cfg.to_dict()) == cfg
-    with pytest.raises(Exception, match="unknown option"):
+    with pytest.raises(ConfigError, match="unknown option"):
         method.make_config({"no_such_option": 1})
 
 

@@ -43,18 +43,25 @@ def test_invalid_names(bad):
         Registry("widget").register(bad, 1)
 
 
-def test_library_registries_share_the_type():
-    from imagenet_rib.data.labels import LABEL_SPACES
-    from imagenet_rib.data.specs import DATASETS, get_dataset_spec
-    from imagenet_rib.methods import METHODS
-    from imagenet_rib.models import MODELS
-    from imagenet_rib.suites import SUITES
+@pytest.mark.parametrize(
+    "where, registry, known, typo",
+    [
+        ("imagenet_rib.data.labels", "LABEL_SPACES", "mini-digits", "mini-digit"),
+        ("imagenet_rib.data.specs", "DATASETS", "mini-sketch", "mini-skech"),
+        ("imagenet_rib.models", "MODELS", "mini-vit-clean", "mini-vit-clen"),
+        ("imagenet_rib.methods", "METHODS", "lora", "lorra"),
+    ],
+)
+def test_library_registries_refuse_duplicates_and_suggest_names(where, registry, known, typo):
+    import importlib
 
-    for reg in (LABEL_SPACES, DATASETS, MODELS, METHODS, SUITES):
-        assert isinstance(reg, Registry)
-    assert "mini-val" in DATASETS and "mini-vit-clean" in MODELS and "ft" in METHODS
-    with pytest.raises(UnknownNameError, match="mini-sketch"):
-        get_dataset_spec("mini-skech")
+    reg = getattr(importlib.import_module(where), registry)
+    assert known in reg
+    with pytest.raises(UnknownNameError, match=known):
+        reg.get(typo)
+    with pytest.raises(DuplicateNameError, match=known):
+        reg.register(known, reg.get(known))
+    assert reg.get(known) is not None  # the refused registration changed nothing
 
 
 def _loading_registry(calls: list[str]) -> Registry:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -344,11 +343,3 @@ def real_dataset_names() -> list[str]:
         "imagenet-drawing",
         "imagenet-c",
     ]
-
-
-def is_child(spec: DatasetSpec) -> bool:
-    return bool(spec.extra.get("parent"))
-
-
-def child_mapping(spec: DatasetSpec) -> Mapping[str, object]:
-    return {k: spec.extra[k] for k in ("parent", "corruption", "severity")}
