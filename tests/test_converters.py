@@ -77,11 +77,8 @@ def test_registry_has_the_nine_datasets_and_75_imagenet_c_sets():
     ]
     expected = {f"imagenet-c/{c}/{s}" for c in corruptions_15 for s in range(1, 6)}
     assert set(children) == expected and len(children) == 75
-    assert get_dataset_spec("imagenet-c/fog/3").extra == {
-        "parent": "imagenet-c",
-        "corruption": "fog",
-        "severity": 3,
-    }
+    fog3 = get_dataset_spec("imagenet-c/fog/3")
+    assert (fog3.parent, fog3.corruption, fog3.severity) == ("imagenet-c", "fog", 3)
     counts = {n: (get_dataset_spec(n).num_images, get_dataset_spec(n).num_classes) for n in names}
     assert counts["imagenet-a"] == (7500, 200) and counts["imagenet-r"] == (30000, 200)
     assert counts["imagenet-c"] == (3_750_000, 1000) and counts["objectnet"] == (18574, 113)

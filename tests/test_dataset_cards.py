@@ -39,7 +39,7 @@ def _meta(spec, n_per_class: int = 5) -> RowMeta:
 
 def _all_specs() -> list[str]:
     get_dataset_spec("imagenet-val")
-    return [n for n, s in DATASETS.items() if not s.extra.get("parent") and not s.is_objectnet]
+    return [n for n, s in DATASETS.items() if not s.parent and not s.is_objectnet]
 
 
 #: the Hub licence id every card must carry (MNIST is CC BY-SA 3.0, the UCI digits CC BY 4.0)

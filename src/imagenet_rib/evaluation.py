@@ -152,15 +152,7 @@ class DatasetEval:
 def score(part: SplitPart, pred: np.ndarray) -> DatasetEval:
     """Accuracy (with the dataset's aggregation) from predictions over `part`."""
     correct = pred == part.targets
-    per_group: dict[str, float] = {}
-    if part.spec.aggregate == "mean-over-corruption-severity":
-        meta = part.dataset.select_columns(["corruption", "severity"]).to_dict()
-        keys = np.array([f"{c}/{s}" for c, s in zip(meta["corruption"], meta["severity"])])
-        for key in sorted(set(keys)):
-            per_group[key] = 100.0 * float(correct[keys == key].mean())
-        acc = float(np.mean(list(per_group.values()))) if per_group else float("nan")
-    else:
-        acc = 100.0 * float(correct.mean()) if len(correct) else float("nan")
+    acc, per_group = part.spec.accuracy(correct, part.dataset)
     return DatasetEval(
         part.name, part.part, part.protocol.rule, acc, len(correct), correct, per_group, pred
     )

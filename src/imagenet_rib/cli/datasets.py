@@ -135,7 +135,7 @@ def run_list(args: argparse.Namespace) -> int:
     from ..data.specs import DATASETS, get_dataset_spec
 
     get_dataset_spec("imagenet-val")  # loads the built-in registry modules
-    specs = [s for _, s in DATASETS.items() if args.all or not s.extra.get("parent")]
+    specs = [s for _, s in DATASETS.items() if args.all or not s.parent]
     if args.json:
         rules = {"objectnet_rules": OBJECTNET_RULE_NOTES}
         print(

@@ -326,7 +326,9 @@ for _c in CORRUPTIONS:
             citation=_CITE_C,
             num_images=C_IMAGES_PER_SET,
             num_classes=1000,
-            extra={"parent": "imagenet-c", "corruption": _c, "severity": _s},
+            parent="imagenet-c",
+            corruption=_c,
+            severity=_s,
         )
 
 

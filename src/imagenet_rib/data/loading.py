@@ -38,8 +38,8 @@ _MINI_CHECKED: dict[str, tuple] = {}  # dataset -> cache-file stamp whose conten
 def load_rib_dataset(name: str, source: str | None = None, *, seed: int = 0) -> datasets.Dataset:
     """All rows of dataset `name` in the shared schema."""
     spec = get_dataset_spec(name)
-    if spec.extra.get("parent"):  # one set of a parent (imagenet-c/fog/3): the parent's rows of it
-        return select_part(load_rib_dataset(spec.extra["parent"], source, seed=seed), spec)
+    if spec.parent:  # one set of a parent (imagenet-c/fog/3): the parent's rows of it
+        return select_part(load_rib_dataset(spec.parent, source, seed=seed), spec)
     source = source or default_source(name)
     if source is None and spec.layout == "mini":
         from .mini import load_mini_dataset
@@ -191,7 +191,7 @@ def load_split(
 
 def select_part(ds: datasets.Dataset, spec: DatasetSpec) -> datasets.Dataset:
     """Rows of `ds` (the parent dataset) that belong to the child entry `spec`."""
-    corruption, severity = spec.extra["corruption"], spec.extra["severity"]
+    corruption, severity = spec.corruption, spec.severity
     cols = ds.select_columns(["corruption", "severity"]).to_dict()
     mask = (np.asarray(cols["corruption"]) == corruption) & (
         np.asarray(cols["severity"]) == severity
@@ -199,7 +199,7 @@ def select_part(ds: datasets.Dataset, spec: DatasetSpec) -> datasets.Dataset:
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         raise DatasetError(
-            f"the {spec.extra['parent']} rows hold no {corruption!r} severity {severity} images; "
-            f"the conversion is incomplete - run `rib datasets verify {spec.extra['parent']}`"
+            f"the {spec.parent} rows hold no {corruption!r} severity {severity} images; "
+            f"the conversion is incomplete - run `rib datasets verify {spec.parent}`"
         )
     return ds.select(idx)

@@ -115,9 +115,9 @@ def _refuse(spec: DatasetSpec) -> None:
             f"{spec.name} cannot be pushed to the Hub: its licence forbids re-hosting its images "
             f"({spec.licence}). Keep the local conversion and point IMAGENET_RIB_DATA_{spec.name.upper()} at it"
         )
-    if spec.extra.get("parent"):
+    if spec.parent:
         raise ConfigError(
-            f"{spec.name!r} is one set of {spec.extra['parent']!r}; push the parent "
+            f"{spec.name!r} is one set of {spec.parent!r}; push the parent "
             f"(each set is a config of its repo)"
         )
 

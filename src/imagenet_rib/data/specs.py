@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DatasetError
 from ..registry import Registry
@@ -21,6 +21,10 @@ from .protocol import (
     objectnet_protocol,
     subset_protocol,
 )
+
+if TYPE_CHECKING:
+    import datasets
+    import numpy as np
 
 AGGREGATES = ("mean", "mean-over-corruption-severity")
 
@@ -55,7 +59,9 @@ class DatasetSpec:
         num_images, num_classes: expected counts (verification).
         layout: source layout a converter reads (``"mini"`` for generated datasets).
         requires_opt_in: ObjectNet's licence forbids tuning on it; needs explicit opt-in.
-        extra: free-form metadata (corruption list, ...).
+        parent, corruption, severity: for one set of a parent dataset (an ImageNet-C
+            set ``imagenet-c/fog/3`` is the parent's rows of that corruption and severity).
+        extra: free-form metadata (a parent's corruption list, source folder, ...).
     """
 
     name: str
@@ -74,6 +80,9 @@ class DatasetSpec:
     num_classes: int | None = None
     layout: str = "mini"
     requires_opt_in: bool = False
+    parent: str | None = None
+    corruption: str | None = None
+    severity: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +92,13 @@ class DatasetSpec:
             raise ConfigError(
                 f"dataset {self.name!r}: paper-compat is a known defect of the reference code "
                 f"and cannot be a default rule; use 'max-over-mapped' or 'first-match'"
+            )
+        if (self.parent is None) != (self.corruption is None) or (
+            (self.parent is None) != (self.severity is None)
+        ):
+            raise ConfigError(
+                f"dataset {self.name!r}: a set of a parent dataset gives parent, corruption "
+                f"and severity together"
             )
         if self.subset is not None and self.objectnet_mapping is not None:
             raise ConfigError(
@@ -135,6 +151,23 @@ class DatasetSpec:
             sets,
             "class_name" if self.is_objectnet else "wnid",
         )
+
+    def accuracy(self, correct: np.ndarray, rows: datasets.Dataset) -> tuple[float, dict]:
+        """Top-1 accuracy (%) of `correct` (bool (N,), one per row of `rows`) with this
+        dataset's aggregation, and the per-set accuracies it averages.
+
+        ``mean``: 100 * mean(correct). ``mean-over-corruption-severity``: the unweighted mean
+        of the 100 * mean(correct) of every (corruption, severity) set, keyed
+        ``"<corruption>/<severity>"``. NaN for no rows.
+        """
+        import numpy as np
+
+        if self.aggregate == "mean":
+            return (100.0 * float(correct.mean()) if len(correct) else float("nan")), {}
+        meta = rows.select_columns(["corruption", "severity"]).to_dict()
+        keys = np.array([f"{c}/{s}" for c, s in zip(meta["corruption"], meta["severity"])])
+        per_set = {k: 100.0 * float(correct[keys == k].mean()) for k in sorted(set(keys))}
+        return (float(np.mean(list(per_set.values()))) if per_set else float("nan")), per_set
 
     def card_fields(self) -> dict[str, Any]:
         return {

@@ -229,7 +229,7 @@ def verify(
     from .sources import default_source
 
     spec = spec or get_dataset_spec(name)
-    parent = spec.extra.get("parent")
+    parent = spec.parent
     source = source or default_source(parent or name)
     if source is None and spec.layout == "mini":
         return _verify_mini(spec, expected or spec.expected(), seed)
@@ -248,7 +248,7 @@ def verify(
     if parent:
         meta = meta.select(
             [
-                c == spec.extra["corruption"] and s == spec.extra["severity"]
+                c == spec.corruption and s == spec.severity
                 for c, s in zip(meta["corruption"], meta["severity"])
             ]
         )

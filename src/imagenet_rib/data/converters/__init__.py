@@ -64,10 +64,10 @@ def convert(
 
     spec = spec or get_dataset_spec(name)
     config = config or ConvertConfig()
-    if spec.extra.get("parent"):
+    if spec.parent:
         raise ConfigError(
-            f"{name!r} is one set of {spec.extra['parent']!r}; convert the whole "
-            f"{spec.extra['parent']} download (each set is then addressable as {name!r})"
+            f"{name!r} is one set of {spec.parent!r}; convert the whole "
+            f"{spec.parent} download (each set is then addressable as {name!r})"
         )
     if spec.layout == "mini":
         raise ConfigError(
