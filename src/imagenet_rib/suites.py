@@ -194,6 +194,16 @@ def builtin_suites() -> list[str]:
     )
 
 
+def builtin_reference(label_space: str) -> str | None:
+    """The pretraining reference of the built-in suite over `label_space` (``imagenet-val``
+    for imagenet-1k, ``mini-val`` for mini-digits), or None when no built-in suite uses it."""
+    for name in builtin_suites():
+        suite = load_suite(name)
+        if suite.label_space == label_space and suite.reference:
+            return suite.reference
+    return None
+
+
 def _load_plugin_suites() -> None:
     from .data.specs import DATASETS
 

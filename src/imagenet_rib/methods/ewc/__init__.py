@@ -13,7 +13,7 @@ from __future__ import annotations
 from ...errors import ConfigError
 from .. import register_method
 from ..base import Anchor, Method
-from .config import DEFAULT_FISHER_DATASET, EWCConfig
+from .config import EWCConfig
 
 
 class EWCRegulariser(Anchor):
@@ -33,14 +33,16 @@ class EWCRegulariser(Anchor):
 
 
 def fisher_dataset(config: EWCConfig, label_space: str) -> str:
-    if config.fisher_dataset:
-        return config.fisher_dataset
-    if label_space not in DEFAULT_FISHER_DATASET:
+    """The Fisher's data: the option, else the built-in suite's pretraining reference."""
+    from ...suites import builtin_reference
+
+    dataset = config.fisher_dataset or builtin_reference(label_space)
+    if dataset is None:
         raise ConfigError(
             f"no default Fisher dataset for label space {label_space!r}; set "
             f"fisher_dataset to a pretraining-reference dataset"
         )
-    return DEFAULT_FISHER_DATASET[label_space]
+    return dataset
 
 
 @register_method

@@ -8,8 +8,6 @@ from ...config import check_choice, check_range, field
 from ..base import MethodConfig
 
 FISHER_KINDS = ("sampled", "empirical")
-#: pretraining-reference dataset per label space (the Fisher's data)
-DEFAULT_FISHER_DATASET = {"imagenet-1k": "imagenet-val", "mini-digits": "mini-val"}
 
 
 @dataclass(frozen=True)
@@ -21,8 +19,8 @@ class EWCConfig(MethodConfig):
     )
     fisher_dataset: str | None = field(
         None,
-        help="pretraining-reference dataset for the Fisher "
-        "(default: imagenet-val, or mini-val for mini-digits)",
+        help="pretraining-reference dataset for the Fisher (default: the reference of the "
+        "built-in suite over the model's label space: imagenet-val, or mini-val)",
     )
     fisher_samples: int = field(1000, help="number of images the Fisher is averaged over (cap)")
     fisher: str = field(
