@@ -88,22 +88,22 @@ class EvalConfig(ConfigBase):
         from . import distributed
 
         try:
-            dev = torch.device(self.device) if self.device else distributed.device()
+            device = torch.device(self.device) if self.device else distributed.device()
         except RuntimeError as err:
             raise ConfigError(
                 f"EvalConfig.device={self.device!r} is not a device ({err})"
             ) from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
+        if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(
                 f"EvalConfig.device={self.device!r} needs CUDA, which this machine lacks; "
                 f"use device='' or 'cpu'"
             )
-        if self.decode == "gpu" and dev.type != "cuda":
+        if self.decode == "gpu" and device.type != "cuda":
             raise ConfigError(
                 "EvalConfig.decode='gpu' decodes with nvJPEG and needs a CUDA device "
-                f"(the evaluation device is {dev}); use decode='cpu'"
+                f"(the evaluation device is {device}); use decode='cpu'"
             )
-        return dev
+        return device
 
     def workers(self) -> int:
         from .data.stream import default_workers
@@ -112,12 +112,12 @@ class EvalConfig(ConfigBase):
 
     def provenance(self, device: torch.device | None = None) -> dict[str, Any]:
         """What produced the numbers (recorded with every result)."""
-        dev = device if device is not None else self.resolved_device()
+        resolved = device if device is not None else self.resolved_device()
         return {
             "precision": self.precision,
-            "allow_tf32": bool(self.allow_tf32 and dev.type == "cuda"),
+            "allow_tf32": bool(self.allow_tf32 and resolved.type == "cuda"),
             "decode": self.decode,
-            "device": dev.type,
+            "device": resolved.type,
             "batch_size": self.batch_size,
         }
 
@@ -173,9 +173,9 @@ def placed(models: Sequence[torch.nn.Module], device: torch.device) -> Iterator[
     try:
         yield
     finally:
-        for m, (training, dev) in zip(models, saved):
-            if dev is not None:
-                m.to(dev)
+        for m, (training, original) in zip(models, saved):
+            if original is not None:
+                m.to(original)
             m.train(training)
 
 

@@ -22,7 +22,7 @@ documented in ``docs/suites.md``::
 
 A defined dataset's rows are mapped onto the label space by class NAME (its ``wnid``
 column or the class names of its ``label`` feature, see `data.conform`), never by integer
-position. Built-in suites live in ``imagenet_rib/suites/<name>.yaml``; plugins add theirs with
+position. Built-in suites live beside this module (``imagenet_rib/suites/<name>.yaml``); plugins add theirs with
 `register_suite` (``docs/extending.md``). `load_suite` takes a suite name or a YAML path and
 registers the datasets the suite defines.
 """
@@ -34,13 +34,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigBase, coerce_in_place, field, read_yaml
-from .errors import ConfigError, DuplicateNameError, UnknownNameError
-from .registry import Registry
+from ..config import ConfigBase, coerce_in_place, field, read_yaml
+from ..errors import ConfigError, DuplicateNameError, UnknownNameError
+from ..registry import Registry
 
 if TYPE_CHECKING:
-    from .data.loading import SplitPart
-    from .data.splits import SplitConfig
+    from ..data.loading import SplitPart
+    from ..data.splits import SplitConfig
 
 #: spec fields a suite may set for a dataset it defines
 SPEC_FIELDS = (
@@ -89,7 +89,7 @@ class SuiteConfig(ConfigBase):
                 f"be one of its datasets; remove it from 'datasets:'"
             )
         if self.objectnet_rule is not None:
-            from .data.protocol import OBJECTNET_RULES
+            from ..data.protocol import OBJECTNET_RULES
 
             if self.objectnet_rule not in OBJECTNET_RULES:
                 raise ConfigError(
@@ -118,7 +118,7 @@ class SuiteConfig(ConfigBase):
 
     def register(self) -> SuiteConfig:
         """Register the datasets this suite defines (idempotent); check all others exist."""
-        from .data.specs import (
+        from ..data.specs import (
             DATASETS,
             DatasetSpec,
             get_dataset_spec,
@@ -158,7 +158,7 @@ class SuiteConfig(ConfigBase):
         self, name: str, part: str, split: SplitConfig, *, max_samples: int | None = None
     ) -> SplitPart:
         """`part` ("train"/"test") of dataset `name` with the suite's source and ObjectNet rule."""
-        from .data.loading import load_split
+        from ..data.loading import load_split
 
         if name not in self.eval_datasets:
             raise ConfigError(
@@ -177,7 +177,7 @@ class SuiteConfig(ConfigBase):
 def _not_defined(suite: str, name: str) -> ConfigError:
     import difflib
 
-    from .data.specs import DATASETS
+    from ..data.specs import DATASETS
 
     close = difflib.get_close_matches(name, DATASETS.names(), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -190,7 +190,7 @@ def _not_defined(suite: str, name: str) -> ConfigError:
 
 def builtin_suites() -> list[str]:
     return sorted(
-        p.name[:-5] for p in (files(__package__) / "suites").iterdir() if p.name.endswith(".yaml")
+        p.name[:-5] for p in files(__name__).iterdir() if p.name.endswith(".yaml")
     )
 
 
@@ -205,7 +205,7 @@ def builtin_reference(label_space: str) -> str | None:
 
 
 def _load_plugin_suites() -> None:
-    from .data.specs import DATASETS
+    from ..data.specs import DATASETS
 
     DATASETS.load()  # plugins register suites with their datasets (imagenet_rib.datasets)
 
@@ -225,7 +225,7 @@ def register_suite(name: str, suite: str | Path | dict[str, Any]) -> None:
 
 
 def _register_label_space(value: Any) -> str:
-    from .data.labels import LABEL_SPACES, LabelSpace
+    from ..data.labels import LABEL_SPACES, LabelSpace
 
     if isinstance(value, str):
         LABEL_SPACES.get(value)  # an unknown name raises, listing close matches
@@ -265,7 +265,7 @@ def suite_from_dict(data: dict[str, Any], base: Path | None = None) -> SuiteConf
             raise ConfigError(
                 f"suite file lacks '{key}:'; a suite needs name, label_space, datasets"
             )
-    from .data.specs import is_registered
+    from ..data.specs import is_registered
 
     data["label_space"] = _register_label_space(data["label_space"])
     sources = dict(_mapping(data.pop("sources", None), "sources"))
@@ -327,7 +327,7 @@ def load_suite(name_or_path: str | Path | SuiteConfig | dict[str, Any]) -> Suite
             raise ConfigError(f"suite registered as {str(name_or_path)!r} is named {suite.name!r}")
         return suite
     if not path.suffix and not path.is_file():  # a folder named "mini-rib" is no suite
-        resource = files(__package__) / "suites" / f"{name_or_path}.yaml"
+        resource = files(__name__) / f"{name_or_path}.yaml"
         if not resource.is_file():
             import difflib
 
