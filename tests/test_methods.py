@@ -85,7 +85,7 @@ def test_registry_holds_exactly_the_benchmark_methods():
     assert set(method_names()) == EXPECTED
     for name in EXPECTED:
         method = METHODS.get(name)
-        assert method.name == name and method.kind in ("train", "derived", "none")
+        assert method.name == name and method.kind in ("train", "derived", "baseline")
         assert method.make_config().to_dict() == method.Config.from_dict({}).to_dict()
 
 
@@ -316,7 +316,7 @@ def test_the_cli_lists_every_method_with_its_description_and_options(capsys):
         main(["finetune", "--help"])
     help_text = capsys.readouterr().out
     for name in method_names():
-        line = rf"^  {re.escape(name)} +(train|derived|none)? *{re.escape(METHODS.get(name).description)}$"
+        line = rf"^  {re.escape(name)} +(train|derived|baseline)? *{re.escape(METHODS.get(name).description)}$"
         assert re.search(line, help_text, re.M), name
     assert main(["methods", "--json"]) == 0
     infos = json.loads(capsys.readouterr().out)

@@ -59,7 +59,7 @@ def add_parser(subparsers) -> None:
         epilog="training methods (`rib methods NAME` shows their options):\n"
         + method_table(("train",))
         + "\nmethods `rib run` computes without training (not for --method here):\n"
-        + method_table(("derived", "none")),
+        + method_table(("derived", "baseline")),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, help="registered model name, local folder or Hub id")

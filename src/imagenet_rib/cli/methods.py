@@ -19,7 +19,7 @@ from typing import Any
 KIND_NOTES = {
     "train": "fine-tuned by `rib finetune` / `rib run`",
     "derived": "computed from finished runs in `rib run`; no training",
-    "none": "the pretrained model itself",
+    "baseline": "the pretrained model itself",
 }
 
 
@@ -66,7 +66,9 @@ def method_table(kinds: tuple[str, ...]) -> str:
 
     width = max(len(name) for name in METHODS.names())
     return "\n".join(
-        f"  {m.name:<{width}}  " + (f"{m.kind:<7}  " if len(kinds) > 1 else "") + m.description
+        f"  {m.name:<{width}}  "
+        + (f"{m.kind:<{max(map(len, kinds))}}  " if len(kinds) > 1 else "")
+        + m.description
         for _, m in METHODS.items()
         if m.kind in kinds
     )

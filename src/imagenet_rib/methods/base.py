@@ -10,7 +10,7 @@ reloads through the method's own `save_extra` / `load_extra`. Its options are a 
 - ``"train"``: one fine-tuning run (possibly several `stages`, e.g. LP-FT);
 - ``"derived"``: computed from finished runs without training (WiSE-FT, soups); `sources`
   names the runs it needs;
-- ``"none"``: the pretrained model itself (the baseline A_pre).
+- ``"baseline"``: the pretrained model itself (A_pre), a baseline run of the plan.
 
 A regulariser's penalty R is added to the cross-entropy of each optimizer step:
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..data.splits import SplitConfig
     from ..models import LoadedModel
 
-KINDS = ("train", "derived", "none")
+KINDS = ("train", "derived", "baseline")
 
 
 @dataclass(frozen=True)

@@ -189,9 +189,7 @@ def _not_defined(suite: str, name: str) -> ConfigError:
 
 
 def builtin_suites() -> list[str]:
-    return sorted(
-        p.name[:-5] for p in files(__name__).iterdir() if p.name.endswith(".yaml")
-    )
+    return sorted(p.name[:-5] for p in files(__name__).iterdir() if p.name.endswith(".yaml"))
 
 
 def builtin_reference(label_space: str) -> str | None:

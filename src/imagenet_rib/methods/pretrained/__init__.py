@@ -9,5 +9,5 @@ from ..base import Method
 @register_method
 class Pretrained(Method):
     name = "pretrained"
-    kind = "none"
+    kind = "baseline"
     description = "no training: the baseline A_pre"
