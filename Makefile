@@ -37,7 +37,7 @@ demo: install
 	$(VENV)/bin/rib demo
 
 test: install
-	$(PY) -m pytest -m "not gpu" -q
+	$(PY) -m pytest -m "not gpu" -q --durations=25
 
 test-all: install
 	$(PY) -m pytest -q

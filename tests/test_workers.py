@@ -40,9 +40,12 @@ def tiny_root(tmp_path_factory) -> Path:
     return root
 
 
-def _config(root: Path, out: str) -> BenchmarkConfig:
+def _config(root: Path, out: str, **overrides) -> BenchmarkConfig:
     return BenchmarkConfig.load(
-        root / "cfg.yaml", models=[str(root / "tiny" / "tiny-model")], output_dir=str(root / out)
+        root / "cfg.yaml",
+        models=[str(root / "tiny" / "tiny-model")],
+        output_dir=str(root / out),
+        **overrides,
     )
 
 
@@ -65,17 +68,19 @@ def test_shards_keep_each_group_in_order_on_one_worker(tiny_root):
 
 @pytest.mark.slow
 def test_two_workers_write_the_same_store_as_one_process(tiny_root):
-    sequential = run_sweep(_config(tiny_root, "seq"), progress=False)
-    parallel = run_parallel(_config(tiny_root, "par"), workers=2, progress=False)
+    # one fine-tuning set: 1 baseline + 2 seeds x (2 trained + 1 derived) runs, in 3 groups
+    small = {"finetune_datasets": ["tiny-a"]}
+    sequential = run_sweep(_config(tiny_root, "seq", **small), progress=False)
+    parallel = run_parallel(_config(tiny_root, "par", **small), workers=2, progress=False)
     assert sorted(parallel.executed) == sorted(sequential.executed)
-    assert len(parallel.executed) == 1 + 2 * 2 * 2 + 4
+    assert len(parallel.executed) == 1 + 2 * (2 + 1)
     a = ResultStore(tiny_root / "seq" / "results.sqlite")
     b = ResultStore(tiny_root / "par" / "results.sqlite")
     table = {r.key: (r.accuracy, r.num_images, r.per_group) for r in a.records()}
     assert table == {r.key: (r.accuracy, r.num_images, r.per_group) for r in b.records()}
     for key in table:
         assert np.array_equal(a.correct(key), b.correct(key))
-    again = run_parallel(_config(tiny_root, "par"), workers=2, progress=False)
+    again = run_parallel(_config(tiny_root, "par", **small), workers=2, progress=False)
     assert again.executed == [] and len(again.skipped) == len(parallel.executed)
 
 
