@@ -57,7 +57,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--features-b", type=Path, default=None, help=".npz with 'features' (m, d), 'labels' (m,)"
     )
     parser.add_argument(
-        "--part", default="train", choices=["train", "test"], help="split part of both sides"
+        "--part",
+        default="train",
+        choices=["train", "test"],
+        help="split part of both sides (default: train)",
     )
     parser.add_argument(
         "--max-per-class",
