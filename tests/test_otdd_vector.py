@@ -98,7 +98,10 @@ def test_rib_otdd_vector_feeds_rib_report(tmp_path: Path, capsys) -> None:
     out = tmp_path / "otdd.json"
     argv = ["otdd", "--suite", str(suite), "--model", model, "--outer", "exact"]
     assert main([*argv, "--json", str(out)]) == 0
-    assert f"OTDD({REFERENCE}, d3) [{model}]" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert (
+        f"OTDD({REFERENCE}, d3) [{model}] = " in printed and "(exact; 30 vs 30 samples)" in printed
+    )
     vector = OTDDVector.load(out)
     assert (vector.suite, vector.part, vector.extra["split"]["rule"]) == (
         "toy-suite",

@@ -176,8 +176,16 @@ def run(args: argparse.Namespace) -> int:
     vector = (_suite_vector if args.suite or args.config else _pairs)(args, config)
     for e in vector.entries:
         model = f" [{e.model}]" if e.model else ""
-        print(f"OTDD({e.reference}, {e.dataset}){model}")
-        print("  " + e.result.summary().replace("\n", "\n  "))
+        if len(vector.entries) == 1:
+            print(f"OTDD({e.reference}, {e.dataset}){model}")
+            print("  " + e.result.summary().replace("\n", "\n  "))
+            continue
+        d = e.result.diagnostics
+        note = "" if d.get("sinkhorn", {}).get("converged", True) else ", Sinkhorn NOT converged"
+        print(
+            f"OTDD({e.reference}, {e.dataset}){model} = {e.distance:.6g}  "
+            f"({e.result.method}; {d['n_a']} vs {d['n_b']} samples{note})"
+        )
     if args.json is not None:
         vector.save(args.json)
         print(f"wrote {args.json}")
