@@ -815,6 +815,104 @@ METRIC_CASES = [
     ),
 ]
 
+# ----------------------------------------------------------------------------- OTDD files
+
+
+def otdd_file(d: Path, data: Any = None, text: str | None = None) -> Path:
+    """An OTDD file at d/otdd.json: `text` as is, or `data` as JSON (default: a valid one)."""
+    if text is None:
+        data = VALID_OTDD if data is None else data
+        text = json.dumps(data)
+    return write(d / "otdd.json", text)
+
+
+def _entry(**changes: Any) -> dict[str, Any]:
+    from imagenet_rib.otdd import OTDDConfig
+
+    entry = {
+        "model": "src-a",
+        "reference": "ref-val",
+        "dataset": "d1",
+        "distance": 1.5,
+        "method": "exact",
+        "classes_a": [0, 1],
+        "classes_b": [0, 1],
+        "label_distances": [[0.0, 1.0], [1.0, 0.0]],
+        "diagnostics": {},
+        "config": OTDDConfig().to_dict(),
+    }
+    entry.update(changes)
+    return {k: v for k, v in entry.items() if v is not ...}
+
+
+VALID_OTDD = {"format": "imagenet-rib-otdd", "schema_version": 1, "entries": [_entry()]}
+
+
+def report_otdd(d: Path) -> list[str]:
+    return ["report", "--store", str(d / "results.sqlite"), "--out", "rep", "--otdd", "otdd.json"]
+
+
+OTDD_FILE_CASES = [
+    Case(
+        "report-otdd-not-json",
+        r"otdd.json is not an OTDD file of schema version 1: it is not JSON.*written by "
+        r"`rib otdd --suite SUITE --model MODEL --json FILE`",
+        argv=report_otdd,
+        setup=lambda d: otdd_file(d, text="{distance: 1"),
+    ),
+    Case(
+        "report-otdd-legacy-mapping",
+        r'no "format": "imagenet-rib-otdd" with "entries".*"schema_version": 1.*rib otdd --suite',
+        argv=report_otdd,
+        setup=lambda d: otdd_file(d, {"d1": 1.0, "d2": 2.0}),
+    ),
+    Case(
+        "report-otdd-future-schema",
+        r"its schema_version is 2.*rib otdd --suite",
+        argv=report_otdd,
+        setup=lambda d: otdd_file(d, {**VALID_OTDD, "schema_version": 2}),
+    ),
+    Case(
+        "report-otdd-entry-without-distance",
+        r"\(entry 0\) is not an OTDD file.*an entry lacks \['distance'\]",
+        argv=report_otdd,
+        setup=lambda d: otdd_file(d, {**VALID_OTDD, "entries": [_entry(distance=...)]}),
+    ),
+    Case(
+        "report-otdd-nan-distance",
+        r"'distance' must be a finite number, got nan",
+        argv=report_otdd,
+        setup=lambda d: otdd_file(d, {**VALID_OTDD, "entries": [_entry(distance=float("nan"))]}),
+    ),
+    Case(
+        "report-otdd-no-entries",
+        r"'entries' must be a non-empty list",
+        argv=report_otdd,
+        setup=lambda d: otdd_file(d, {**VALID_OTDD, "entries": []}),
+    ),
+    Case(
+        "report-otdd-missing-file",
+        r"OTDD file otdd.json does not exist; write it with `rib otdd --suite",
+        argv=report_otdd,
+    ),
+    Case(
+        "otdd-suite-without-models",
+        r"--suite needs at least one --model \(or use --config for its models\)",
+        argv=lambda d: ["otdd", "--suite", "mini-rib"],
+    ),
+    Case(
+        "otdd-suite-and-pair",
+        r"--suite/--config compute the whole vector; drop --dataset-a/-b",
+        argv=lambda d: ["otdd", "--suite", "mini-rib", "--model", "m", "--dataset-a", "mini-v2"],
+    ),
+    Case(
+        "otdd-vector-without-reference",
+        r"suite 'bad-suite' has no pretraining reference; add `reference: <dataset>`",
+        run=lambda d: __import__("imagenet_rib.otdd").otdd.otdd_vector(d / "suite.yaml", ["m"]),
+        setup=lambda d: suite_yaml(d, "datasets: [mini-v2, mini-a]\n"),
+    ),
+]
+
 # ----------------------------------------------------------------------------- model heads
 
 
@@ -868,6 +966,7 @@ CASES: list[Case] = [
     *STORE_CASES,
     *CACHE_CASES,
     *METRIC_CASES,
+    *OTDD_FILE_CASES,
     *MODEL_CASES,
 ]
 

@@ -7,6 +7,7 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # before evaluate reads its config
 os.environ["HF_EVALUATE_OFFLINE"] = "1"
 
+import json  # noqa: E402
 import math  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -16,7 +17,7 @@ import pytest  # noqa: E402
 from fake_hub import fake_hub  # noqa: E402, F401  (the `fake_hub` fixture)
 from imagenet_rib import metrics  # noqa: E402
 from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
-from imagenet_rib.otdd import OTDDConfig, otdd  # noqa: E402
+from imagenet_rib.otdd import OTDDConfig, OTDDVector, otdd  # noqa: E402
 from imagenet_rib.scores import compute_rib  # noqa: E402
 
 evaluate = pytest.importorskip("evaluate")
@@ -164,18 +165,26 @@ def test_otdd_module_wraps_otdd(elsewhere: Path) -> None:
         outer="exact",
     )
     expected = otdd(xa, ya, xb, yb, OTDDConfig(outer="exact"))
-    assert out["otdd"] == pytest.approx(expected.distance, rel=1e-12)
-    assert out["datasets"] == ["in", "out"] and out["method"] == "exact"
-    np.testing.assert_allclose(out["label_distances"], expected.label_distances, rtol=1e-12)
+    # the one OTDD file format: what `rib otdd --json` writes and `rib report --otdd` reads
+    assert (out["format"], out["schema_version"]) == ("imagenet-rib-otdd", 1)
+    (entry,) = out["entries"]
+    assert entry["distance"] == pytest.approx(expected.distance, rel=1e-12)
+    assert (entry["reference"], entry["dataset"], entry["model"]) == ("in", "out", None)
+    assert entry["method"] == "exact"
+    np.testing.assert_allclose(entry["label_distances"], expected.label_distances, rtol=1e-12)
+    back = OTDDVector.from_dict(json.loads(json.dumps(out)))
+    assert back.report_mapping() == {"out": entry["distance"]}
     doc = module.compute(
         features=[[0.0], [0.2], [1.0], [1.2], [0.1], [0.3], [1.1], [1.3]],
         labels=[0, 0, 1, 1, 0, 0, 1, 1],
         dataset=["a"] * 4 + ["b"] * 4,
     )
-    assert doc["otdd"] == pytest.approx(0.01, rel=1e-5)  # the card's example (float32 features)
+    assert doc["entries"][0]["distance"] == pytest.approx(
+        0.01, rel=1e-5
+    )  # the card's example (float32 features)
     with pytest.raises(ValueError, match="exactly two distinct values"):
         module.compute(features=[[0.0]] * 6, labels=[0] * 6, dataset=["a", "a", "b", "b", "c", "c"])
-    assert not math.isnan(out["diagnostics"]["mean_feature_cost"])
+    assert not math.isnan(entry["diagnostics"]["mean_feature_cost"])
 
 
 @pytest.mark.slow
@@ -193,7 +202,7 @@ def test_modules_load_from_any_working_directory_in_a_fresh_process(tmp_path: Pa
         "x = [[0.0], [0.2], [1.0], [1.2]]\n"
         "d = otdd.compute(features=x + x, labels=[0, 0, 1, 1] * 2, dataset=['x'] * 4 + ['y'] * 4,\n"
         "                 outer='exact')\n"
-        "print(out['mri'], round(d['otdd'], 9))\n"
+        "print(out['mri'], round(d['entries'][0]['distance'], 9))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1"}
     done = subprocess.run(

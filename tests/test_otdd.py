@@ -16,6 +16,7 @@ from imagenet_rib.errors import ConfigError, RIBError
 from imagenet_rib.otdd import (
     OTDDConfig,
     OTDDInputError,
+    OTDDVector,
     bures_wasserstein_sq,
     class_gaussians,
     correlation,
@@ -366,7 +367,12 @@ def test_cli_otdd(tmp_path, capsys: pytest.CaptureFixture) -> None:
     direct = otdd(
         A[0].astype(np.float32), A[1], B[0].astype(np.float32), B[1], OTDDConfig(outer="exact")
     )
-    assert result["distance"] == pytest.approx(direct.distance, rel=1e-12)
+    (entry,) = result["entries"]  # the OTDD file format; the .npz names name the datasets
+    assert (entry["reference"], entry["dataset"], entry["model"]) == ("a", "b", None)
+    assert entry["distance"] == pytest.approx(direct.distance, rel=1e-12)
+    back = OTDDVector.load(out).entries[0].result
+    assert back.distance == entry["distance"] and back.config == OTDDConfig(outer="exact")
+    np.testing.assert_array_equal(back.label_distances, direct.label_distances)
     assert "OTDD =" in capsys.readouterr().out
     np.savez(tmp_path / "bad.npz", x=np.zeros(2))
     assert (
@@ -404,8 +410,8 @@ def test_cli_otdd_extracts_model_features(tmp_path, monkeypatch) -> None:
         main([*base, "--dataset-a", "mini-val", "--dataset-b", "mini-sketch", "--json", str(other)])
         == 0
     )
-    d_same = json.loads(same.read_text())["distance"]
-    d_other = json.loads(other.read_text())["distance"]
+    d_same = OTDDVector.load(same).entries[0].distance
+    d_other = OTDDVector.load(other).entries[0].distance
     assert abs(d_same) < 1e-6 * max(d_other, 1.0)
     assert d_other > 0
     assert main([*base, "--dataset-a", "mini-val"]) == 2  # --dataset-b missing: clear error

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
 
 def add_parser(subparsers) -> None:
@@ -34,7 +34,8 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--otdd",
         default=None,
-        help="JSON file {dataset: OTDD} or {model: {dataset: OTDD}} for the scatter plot",
+        help="OTDD file written by `rib otdd --suite SUITE --model MODEL --json FILE` for the "
+        "OTDD-vs-degradation scatter plot",
     )
     p.add_argument("--bar-method", default="ft", help="method of the OOD bar chart (default: ft)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (0: no bootstrap)")
@@ -54,12 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..report import build_report, load_results
 
-    otdd = None
+    vector = None
     if args.otdd:
-        path = Path(args.otdd)
-        if not path.is_file():
-            raise ConfigError(f"--otdd {path} does not exist; write `rib otdd` output there first")
-        otdd = json.loads(path.read_text())
+        from ..otdd.vector import OTDDVector
+
+        vector = OTDDVector.load(args.otdd)  # a clear error before any scoring work
     config = None
     if args.config:
         from ..results import ResultStore
@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         correct = None
     else:
         results, correct = load_results(args.store)
+    otdd = None if vector is None else _otdd_mapping(vector, results, args.suite, config)
     result = build_report(
         results,
         args.out,
@@ -98,3 +99,35 @@ def run(args: argparse.Namespace) -> int:
     for kind, path in {**result.paths, **result.figures}.items():
         print(f"{kind}: {path}")
     return 0
+
+
+def _otdd_mapping(vector: Any, results: Any, suite: str | None, config: Any) -> dict[str, Any]:
+    """The report's ``{model: {D_i: OTDD}}`` of an `OTDDVector`, checked against the records:
+    the same suite, its reference set, and at least one model of the store."""
+    from ..errors import ConfigError, RIBError
+    from ..otdd.vector import WRITER
+    from ..suites import load_suite
+
+    if config is not None:
+        names = {r.model for r in results}
+        suite_cfg = config.load_suite()
+    else:
+        names = set(results["model"]) if "model" in results else set()
+        stored = sorted(set(results["suite"])) if "suite" in results else []
+        try:
+            suite_cfg = load_suite(suite or stored[0]) if suite or stored else None
+        except RIBError:  # build_report refuses an unknown suite with its own fix
+            suite_cfg = None
+    if suite_cfg is not None and vector.suite not in (None, suite_cfg.name):
+        raise ConfigError(
+            f"--otdd holds distances of suite {vector.suite!r} but the results are of suite "
+            f"{suite_cfg.name!r}; recompute it with {WRITER.replace('SUITE', suite_cfg.name)}"
+        )
+    mapping = vector.report_mapping(suite_cfg.reference if suite_cfg is not None else None)
+    models = [m for m in vector.models if m is not None]
+    if models and names and not set(models) & names:
+        raise ConfigError(
+            f"--otdd gives distances for the models {models}, but the results are of "
+            f"{sorted(names)}; compute it with the same --model names the runs used"
+        )
+    return mapping

@@ -58,23 +58,23 @@ def _hf_license(licence: str) -> str:
     return "other"
 
 
-def configs(spec: DatasetSpec) -> list[dict[str, Any]]:
-    """``configs`` of the card's YAML: where `load_dataset` finds the shards."""
-    out = [
-        {
-            "config_name": "default",
-            "default": True,
-            "data_files": [{"split": "train", "path": "data/**/*.parquet"}],
-        }
-    ]
+def configs(spec: DatasetSpec, stored_split: bool = False) -> list[dict[str, Any]]:
+    """``configs`` of the card's YAML: where `load_dataset` finds the shards.
+
+    `stored_split` (a published copy): the splits ``train`` and ``test`` are the holdout
+    split's sides (``{train,test}-*.parquet``); otherwise (a local conversion) every row is
+    one ``train`` split and the library computes the split.
+    """
+
+    def files(folder: str) -> list[dict[str, str]]:
+        if not stored_split:
+            return [{"split": "train", "path": f"{folder}/*.parquet"}]
+        return [{"split": p, "path": f"{folder}/{p}-*.parquet"} for p in ("train", "test")]
+
+    out = [{"config_name": "default", "default": True, "data_files": files("data/**")}]
     for c in spec.extra.get("corruptions", ()):
         for s in spec.extra["severities"]:
-            out.append(
-                {
-                    "config_name": f"{c}-{s}",
-                    "data_files": [{"split": "train", "path": f"data/{c}/{s}/*.parquet"}],
-                }
-            )
+            out.append({"config_name": f"{c}-{s}", "data_files": files(f"data/{c}/{s}")})
     return out
 
 
@@ -132,8 +132,13 @@ def render_card(
     *,
     manifest: dict | None = None,
     repo_id: str | None = None,
+    stored_split: bool = False,
 ) -> DatasetCard:
-    """The card of `spec` for the rows `meta` (their counts and split are computed, not assumed)."""
+    """The card of `spec` for the rows `meta` (their counts and split are computed, not assumed).
+
+    `stored_split`: the rows are stored as the ``train`` / ``test`` splits of `split` (a
+    published copy, `publish.export_folder`); otherwise as one ``train`` split of all rows.
+    """
     split = split or SplitConfig()
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -149,7 +154,7 @@ def render_card(
         pretty_name=spec.title,
         task_categories=["image-classification"],
         tags=["imagenet-rib", "robustness", "image-classification"],
-        configs=configs(spec),
+        configs=configs(spec, stored_split),
         imagenet_rib={
             "dataset": spec.name,
             "label_space": spec.label_space,
@@ -180,6 +185,7 @@ def render_card(
         sets=dict(sorted(sets.items())),
         manifest=manifest or {},
         repo_id=repo_id,
+        stored_split=stored_split,
         skipped=len((manifest or {}).get("report", {}).get("skipped", [])),
     )
 
@@ -203,4 +209,8 @@ def dataset_card(
         meta, manifest = RowMeta.from_dataset(load_rib_dataset(name, seed=seed)), None
     else:
         meta, manifest = read_source(source)
-    return render_card(spec, meta, split, manifest=manifest, repo_id=repo_id)
+    stored = "test_mask" in ((manifest or {}).get("split") or {})  # a published copy
+    if stored:  # its card describes the split it stores
+        recorded = manifest["split"]
+        split = SplitConfig.from_dict({k: recorded[k] for k in ("rule", "test_fraction", "seed")})
+    return render_card(spec, meta, split, manifest=manifest, repo_id=repo_id, stored_split=stored)

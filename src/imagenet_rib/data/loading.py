@@ -128,7 +128,10 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
         if (path / "dataset_info.json").exists() or (path / "state.json").exists():
             return datasets.load_from_disk(str(path))
         if (path / "data").is_dir() or list(path.glob("*.parquet")):
-            return datasets.load_dataset(str(path), split="train")
+            from .published import load_published
+            from .rows import read_manifest
+
+            return load_published(str(path), read_manifest(path))
         if path.is_dir() and any(d.is_dir() for d in path.iterdir()):
             return _load_class_tree(path, name)
         raise DatasetError(
@@ -140,7 +143,10 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
             f"the source of {name!r} is {source}, which does not exist; fix --data "
             f"{name}=<folder>, the suite YAML's sources: or IMAGENET_RIB_DATA_* accordingly"
         )
-    return datasets.load_dataset(source, split="train")
+    from .published import load_published
+    from .rows import hub_manifest
+
+    return load_published(source, hub_manifest(source))
 
 
 @dataclass(frozen=True)

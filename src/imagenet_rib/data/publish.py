@@ -1,11 +1,17 @@
 """Publish a converted dataset (or a Mini-RIB dataset) to a Hub namespace, with its card.
 
-The repo holds exactly the converted layout - ``data/**.parquet`` shards with the images
-embedded, ``conversion.json`` (shard SHA-256s, so ``rib datasets verify <repo id>`` can check
-the upload) and ``README.md`` (the card, whose ``configs`` tell ``load_dataset`` where the
-shards are) - so ``load_dataset("<namespace>/<name>")`` returns the same rows and features as
-the local copy. Shards of an earlier push that the new one does not contain are deleted in
-the same commit (otherwise ``data/**`` would load them twice).
+The repo holds the rows as Parquet shards with the images embedded, the holdout split
+stored as the HF splits ``train`` and ``test`` (``data/train-*.parquet``,
+``data/test-*.parquet``; ImageNet-C: ``data/<corruption>/<severity>/{train,test}-*``, one
+config per set), so ``load_dataset("<namespace>/<name>", split="train")`` never holds a test
+row; ``conversion.json`` (shard SHA-256s, so ``rib datasets verify <repo id>`` can check the
+upload, and the split with its test mask) and ``README.md`` (the card, whose ``configs``
+tell ``load_dataset`` where each split's shards are). Converted folders and Mini-RIB datasets
+(a ``save_to_disk`` cache locally) are exported the same way (`export_folder`). The library
+reads a published copy back with `load_published`: both splits, checked against the split
+rule and put back in the source's row order, so every number is the one of the local copy.
+Shards of an earlier push that the new one does not contain are deleted in the same commit
+(otherwise ``data/**`` would load them twice).
 
 Namespace: ``namespace=`` / ``--namespace``, else ``$IMAGENET_RIB_HUB_NAMESPACE``, else the
 token's user. ObjectNet is never pushed: its licence forbids re-hosting its images.
@@ -19,11 +25,17 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import ConfigError, DatasetError
+from .published import encode_mask
 from .specs import DatasetSpec, get_dataset_spec
-from .splits import SplitConfig
+from .splits import SplitConfig, split_indices
+
+if TYPE_CHECKING:
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +77,40 @@ def resolve_repo_id(name: str, repo_id: str | None = None, namespace: str | None
     return f"{namespace}/{name}"
 
 
+def _prefixes(ds: Any, spec: DatasetSpec) -> list[str]:
+    """The shard folder of every row: ``data/<corruption>/<severity>/`` for ImageNet-C-like
+    datasets (one Hub config per set), else ``data/``; refuses rows not grouped by folder."""
+    if "corruptions" not in spec.extra:
+        return ["data/"] * len(ds)
+    cols = ds.select_columns(["corruption", "severity"]).to_dict()
+    out = [f"data/{c}/{s}/" for c, s in zip(cols["corruption"], cols["severity"])]
+    blocks = [p for k, p in enumerate(out) if k == 0 or p != out[k - 1]]
+    if blocks != sorted(set(blocks)):
+        raise DatasetError(
+            f"the rows of {spec.name} are not ordered by (corruption, severity) folder, so "
+            f"the stored splits could not restore their order; re-convert it with "
+            f"`rib datasets build {spec.name} --force`"
+        )
+    return out
+
+
 def export_folder(
-    name: str, out: Path, source: str | None = None, *, shard_size: int = 1000, seed: int = 0
+    name: str,
+    out: Path,
+    source: str | None = None,
+    *,
+    split: SplitConfig | None = None,
+    shard_size: int = 1000,
+    seed: int = 0,
 ) -> Path:
-    """Write the rows of `name` (Mini-RIB, or a save_to_disk copy) in the converted layout at `out`."""
+    """Write the rows of `name` at `out` in the published layout, its holdout split as HF splits.
+
+    Shards ``data/[<c>/<s>/]{train,test}-KKKKK-of-NNNNN.parquet`` hold the rows of each side
+    of `split` in their original relative order; ``conversion.json`` records the split and
+    the (n,) test mask of the original row order, from which `load_published` restores the
+    exact row order of the source (so paired per-image comparisons across copies hold).
+    Rule ``none`` stores every row as ``train``.
+    """
     import pyarrow.parquet as pq
     from datasets.table import embed_table_storage
 
@@ -76,26 +118,38 @@ def export_folder(
     from .converters.shards import sha256_file
     from .imagenet import MAPPING_FILE
     from .loading import load_rib_dataset
-    from .rows import MANIFEST
+    from .rows import MANIFEST, read_manifest
 
+    split = split or SplitConfig()
     spec = get_dataset_spec(name)
     ds = load_rib_dataset(name, source, seed=seed)
     metadata = ds.features.arrow_schema.metadata
-    n = max(1, (len(ds) + shard_size - 1) // shard_size)
+    meta = ds.select_columns(["label", "group"]).to_dict()
+    is_test = np.zeros(len(ds), dtype=bool)
+    if split.rule != "none":
+        is_test[split_indices(meta["label"], meta["group"], split)["test"]] = True
+    prefixes = _prefixes(ds, spec)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, (prefix, test) in enumerate(zip(prefixes, is_test)):
+        groups.setdefault((prefix, "test" if test else "train"), []).append(k)
     shards = {}
-    for k in range(n):
-        rel = f"data/train-{k:05d}-of-{n:05d}.parquet"
-        table = embed_table_storage(ds.with_format("arrow")[k * shard_size : (k + 1) * shard_size])
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.replace_schema_metadata(metadata), out / rel, row_group_size=100)
-        shards[f"#{k}"] = {
-            "file": rel,
-            "rows": table.num_rows,
-            "sha256": sha256_file(out / rel),
-            "skipped": [],
-        }
+    for (prefix, part), rows in sorted(groups.items()):
+        n = max(1, (len(rows) + shard_size - 1) // shard_size)
+        for k in range(n):
+            rel = f"{prefix}{part}-{k:05d}-of-{n:05d}.parquet"
+            chunk = ds.select(rows[k * shard_size : (k + 1) * shard_size]).with_format("arrow")
+            table = embed_table_storage(chunk[:])
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table.replace_schema_metadata(metadata), out / rel, row_group_size=100)
+            shards[f"#{len(shards)}"] = {
+                "file": rel,
+                "rows": table.num_rows,
+                "sha256": sha256_file(out / rel),
+                "skipped": [],
+            }
     if spec.is_objectnet:
         (out / MAPPING_FILE).write_text(json.dumps(dict(spec.objectnet_mapping()), indent=2) + "\n")
+    converted = read_manifest(Path(source)) if source and Path(source).is_dir() else None
     manifest = {
         "format": FORMAT_VERSION,
         "name": name,
@@ -103,7 +157,13 @@ def export_folder(
         "complete": True,
         "num_rows": len(ds),
         "shards": shards,
-        "report": {"skipped": []},
+        "report": (converted or {}).get("report", {"skipped": []}),
+        "split": {
+            **split.to_dict(),
+            "train_rows": int((~is_test).sum()),
+            "test_rows": int(is_test.sum()),
+            **({"test_mask": encode_mask(is_test)} if split.rule != "none" else {}),
+        },
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return out
@@ -143,7 +203,6 @@ def push_dataset(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
     from .cards import render_card
-    from .rows import read_manifest
     from .sources import default_source
     from .verify import read_source, verify
 
@@ -164,11 +223,12 @@ def push_dataset(
     repo_id = resolve_repo_id(name, repo_id, namespace)
     api = HfApi()
     with tempfile.TemporaryDirectory(prefix="rib-push-") as tmp:
-        folder = Path(source) if source and Path(source).is_dir() else None
-        if folder is None or read_manifest(folder) is None:  # Mini-RIB, save_to_disk: export first
-            folder = export_folder(name, Path(tmp), source, seed=seed)
+        folder = export_folder(name, Path(tmp), source, split=split, seed=seed)
         meta, manifest = read_source(str(folder))
-        card = render_card(spec, meta, split, manifest=manifest, repo_id=repo_id)
+        stored = split.rule != "none"
+        card = render_card(
+            spec, meta, split, manifest=manifest, repo_id=repo_id, stored_split=stored
+        )
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         files = [
             f for f in files if f.startswith(_UPLOAD_PATTERNS) and not Path(f).name.startswith(".")

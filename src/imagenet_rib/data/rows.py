@@ -168,16 +168,30 @@ def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMet
         return RowMeta(
             {c: [v for t in tables for v in t.column(c).to_pylist()] for c in META_COLUMNS}
         ), manifest
-    import datasets
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from .published import load_published
 
-    try:
-        manifest = json.loads(
-            Path(hf_hub_download(source, "conversion.json", repo_type="dataset")).read_text()
-        )
-    except EntryNotFoundError:
-        manifest = None
+    manifest = hub_manifest(source)
     if manifest is not None and report is not None:
         _check_hub_shards(source, manifest, report)
-    return RowMeta.from_dataset(datasets.load_dataset(source, split="train")), manifest
+    return RowMeta.from_dataset(load_published(source, manifest)), manifest
+
+
+def hub_manifest(repo_id: str) -> dict | None:
+    """The ``conversion.json`` of Hub dataset `repo_id`, or None when it has none."""
+    import json
+
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return json.loads(
+            Path(hf_hub_download(repo_id, "conversion.json", repo_type="dataset")).read_text()
+        )
+    except EntryNotFoundError:
+        return None
+    except RepositoryNotFoundError as err:
+        raise DatasetError(
+            f"Hub dataset {repo_id!r} does not exist or is not accessible with your token "
+            f"({type(err).__name__}); check the id (a local folder must exist), or log in "
+            f"with `hf auth login`"
+        ) from None

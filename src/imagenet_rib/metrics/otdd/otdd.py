@@ -9,7 +9,7 @@ import evaluate
 import numpy as np
 
 from imagenet_rib.metrics.inputs import check_features
-from imagenet_rib.otdd import OTDDConfig, otdd
+from imagenet_rib.otdd import OTDDConfig, OTDDEntry, OTDDVector, otdd
 
 List = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 renamed Sequence
 
@@ -42,9 +42,13 @@ Args:
     Any `imagenet_rib.otdd.OTDDConfig` option as a keyword: inner, covariance, cov_ridge,
     min_class_count, outer, max_samples, epsilon, sinkhorn_tol, sinkhorn_max_iter, seed.
 Returns:
-    'otdd': the distance; 'method': 'exact' or 'sinkhorn'; 'datasets': [a, b];
-    'classes_a', 'classes_b' and 'label_distances' (k_a x k_b, W before the 1/2 factor);
-    'diagnostics': sample counts, dropped classes, covariance regularisation, solver status.
+    The OTDD file format of `rib otdd --json` and `rib report --otdd` (docs/protocol.md):
+    {"format": "imagenet-rib-otdd", "schema_version": 1, "entries": [entry]} with one entry:
+    'reference' and 'dataset' (the two `dataset` values a, b), 'model': None, 'distance',
+    'method' ('exact' or 'sinkhorn'), 'classes_a', 'classes_b' and 'label_distances'
+    (k_a x k_b, W before the 1/2 factor), 'diagnostics' (sample counts, dropped classes,
+    covariance regularisation, solver status) and 'config'.
+    `imagenet_rib.otdd.OTDDVector.from_dict(out)` reads it back.
 Examples:
     >>> from imagenet_rib import metrics
     >>> otdd = evaluate.load(metrics.path("otdd"))
@@ -53,7 +57,7 @@ Examples:
     ...     labels=[0, 0, 1, 1, 0, 0, 1, 1],
     ...     dataset=["a"] * 4 + ["b"] * 4,
     ... )
-    >>> round(out["otdd"], 6)  # shift 0.1: 1/2 * 0.1^2 (features) + 1/2 * 0.1^2 (class means)
+    >>> round(out["entries"][0]["distance"], 6)  # shift 0.1: 1/2 * 0.1^2 (features) + 1/2 * 0.1^2 (class means)
     0.01
 """
 
@@ -90,10 +94,4 @@ class Otdd(evaluate.Metric):
         side = np.asarray(dataset) == names[0]
         x, y = check_features(features, labels, dataset)
         result = otdd(x[side], y[side], x[~side], y[~side], OTDDConfig(**options))
-        out = result.to_dict()
-        return {
-            "otdd": out.pop("distance"),
-            "method": out.pop("method"),
-            "datasets": names,
-            **out,
-        }
+        return OTDDVector((OTDDEntry(None, str(names[0]), str(names[1]), result),)).to_dict()
