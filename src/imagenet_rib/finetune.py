@@ -249,6 +249,7 @@ def _finetune(
     from .determinism import compute_provenance
     from .methods import SetupContext, get_method
     from .methods.weights import save_module
+    from .models.checkpoint import write_hf_checkpoint
     from .training import MACHINE_FIELDS, build_trainer
 
     meth = get_method(method)
@@ -400,6 +401,7 @@ def _finetune(
     if _is_main():
         tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
         save_module(final, tmp, info)
+        write_hf_checkpoint(tmp)  # preprocessor_config.json, id2label: pipeline() loads it
         for f in tmp.iterdir():
             os.replace(f, run_dir / f.name)
         tmp.rmdir()
