@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fake_hub import fake_hub_fixture  # noqa: F401
 from imagenet_rib.cli import main
 from imagenet_rib.errors import RIBError
 from rib_train_helpers import make_data_root
@@ -330,3 +331,48 @@ def assert_clean_console(text: str) -> None:
     """No nested progress bars, Trainer dicts, library warnings or INFO logged as WARNING."""
     for bad in ("\x1b[A", "it/s]", "FutureWarning", "UserWarning", "WARNING", "{'loss'"):
         assert bad not in text, f"{bad!r} in the console output:\n{text[-3000:]}"
+
+
+@pytest.mark.slow
+@pytest.mark.hub
+def test_a_pushed_run_is_a_pipeline_checkpoint_with_a_true_card(world, tmp_path, fake_hub):
+    from huggingface_hub import ModelCard
+
+    from imagenet_rib import PROJECT_URL
+
+    run = tmp_path / "run-ft"
+    shutil.copytree(world / "run-ft", run)
+    (run / "rib_run.json").unlink(missing_ok=True)
+    (run / "preprocessor_config.json").unlink()  # a folder written before run folders had it
+    store = tmp_path / "push.sqlite"
+    suite = str(world / "suite.yaml")
+    argv = ["evaluate", "--model", str(run), "--suite", suite, "--store", str(store), *EVAL]
+    assert main(argv) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for cmd in (
+        ["card", str(run), "--store", str(store), "--suite", suite],
+        ["push", str(run), "--store", str(store), "--suite", suite, "--repo-id", "user/mini-ft"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "imagenet_rib", *cmd],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert_clean_console(proc.stdout + proc.stderr)
+    files = fake_hub.files("model", "user/mini-ft")
+    assert {"config.json", "preprocessor_config.json", "model.safetensors"} <= set(files)
+    _, images = _test_images("mini-sketch")
+    np.testing.assert_allclose(
+        _pipeline_probabilities("user/mini-ft", images), _our_probabilities(run, images), atol=1e-5
+    )
+    card = ModelCard.load("user/mini-ft")
+    data = card.data.to_dict()
+    assert data["license"] == "apache-2.0" and data["pipeline_tag"] == "image-classification"
+    assert "base_model" not in data  # mini-vit-clean is not on the Hub: the card says so
+    assert "`mini-vit-clean` (not on the Hub)" in card.text and PROJECT_URL in card.text
+    assert "95% paired percentile bootstrap over the test images" in card.text
+    assert "not a standard transformers checkpoint" not in card.text

@@ -191,6 +191,7 @@ def evaluate_checkpoints(
             m, allow_label_mismatch=allow_label_mismatch, default_label_space=suite.label_space
         )
 
+    parts = [suite.part(d, part, split) for d in names]  # data errors first: they are cheap
     loaded = [load(m) for m in models]
     found = [origin_of(lm, **dict(o)) for lm, o in zip(loaded, origins)]
     for lm, o in zip(loaded, found):
@@ -224,7 +225,6 @@ def evaluate_checkpoints(
             have.add((base.name, base.revision))
             by_name[base.name] = base.revision
             added += 1
-    parts = [suite.part(d, part, split) for d in names]
     cfg = eval_config or EvalConfig()
     by_transform: dict[Any, list[int]] = {}  # one pass per distinct transform, shared
     for i, lm in enumerate(loaded):

@@ -187,6 +187,11 @@ def load_hf_model(
     local = path.exists()
     if local:
         _check_folder(path)
+    elif name_or_path.startswith(("/", "./", "../", "~")) or "\\" in name_or_path:
+        raise ModelNotAvailableError(
+            f"cannot load model {name_or_path!r}: there is no such folder (and it is not a "
+            "Hub id, which reads 'org/name'); check the path"
+        )
     try:
         with library_output():
             model, processor = _from_pretrained(name_or_path, revision)
