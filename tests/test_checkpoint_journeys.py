@@ -376,3 +376,15 @@ def test_a_pushed_run_is_a_pipeline_checkpoint_with_a_true_card(world, tmp_path,
     assert "`mini-vit-clean` (not on the Hub)" in card.text and PROJECT_URL in card.text
     assert "95% paired percentile bootstrap over the test images" in card.text
     assert "not a standard transformers checkpoint" not in card.text
+    # the pushed repo evaluates as the run it holds: its origin comes with it
+    from imagenet_rib.models import load_model
+    from imagenet_rib.results import ResultStore
+
+    assert load_model("user/mini-ft").info["method"] == "ft"
+    again = tmp_path / "from-hub.sqlite"
+    argv = ["evaluate", "--model", "user/mini-ft", "--suite", suite, "--store", str(again)]
+    assert main([*argv, *EVAL]) == 0
+    key = lambda r: (r.run_id, r.method, r.finetune_dataset, r.eval_dataset, r.accuracy)  # noqa: E731
+    assert sorted(map(key, ResultStore(again).records())) == sorted(
+        map(key, ResultStore(store).records())
+    )

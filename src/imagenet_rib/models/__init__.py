@@ -3,8 +3,9 @@
 Names resolve through the `MODELS` registry (Mini-RIB models, the paper's timm presets,
 torchvision ResNets, plugins' models: ``docs/extending.md``); anything else is, in order:
 
-- a run folder written by `rib finetune` / `rib run` (it has ``rib_model.json``): reloaded by
-  `finetune.load_run`, method wrapper included (``info`` names its run folder and method);
+- a run folder written by `rib finetune` / `rib run` (it has ``rib_model.json``), or a Hub
+  repo `rib push` uploaded one to: reloaded by `finetune.load_run`, method wrapper included
+  (``info`` names its run folder and method);
 - a local folder or a Hub id of an `AutoModelForImageClassification` checkpoint, transformers
   or timm (`hf.load_hf_model`; ``hf:<id>`` forces that path).
 """
@@ -95,6 +96,17 @@ def load_model(name: str, *, default_label_space: str | None = None, **kwargs: A
         from ..finetune import load_run
 
         return load_run(path)
+    if not path.exists() and "/" in name:
+        from .hf import hub_run_folder
+
+        folder = hub_run_folder(name, kwargs.get("revision"))
+        if folder is not None:  # a run pushed by `rib push`: reloaded exactly as its folder
+            import dataclasses
+
+            from ..finetune import load_run
+
+            run = load_run(folder)
+            return dataclasses.replace(run, name=name, info={**run.info, "hub_id": name})
     if path.exists() or "/" in name:
         return load_hf_model(name, default_label_space=default_label_space, **kwargs)
     MODELS.get(name)  # raises UnknownNameError listing close matches

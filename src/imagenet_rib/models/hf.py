@@ -134,6 +134,24 @@ def _check_folder(path: Path) -> dict[str, Any]:
     return config
 
 
+def hub_run_folder(repo_id: str, revision: str | None = None) -> Path | None:
+    """The local snapshot of Hub repo `repo_id` if it holds a pushed run (``rib_model.json``,
+    see `hub.push`), else None (also when the Hub cannot be asked: `load_hf_model` then says
+    why the model does not load)."""
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+
+    from ..console import library_output
+    from . import RUN_MODEL_FILE
+
+    try:
+        with library_output():
+            hf_hub_download(repo_id, RUN_MODEL_FILE, revision=revision)
+            return Path(snapshot_download(repo_id, revision=revision))
+    except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError):
+        return None
+
+
 def transform_of(processor: Any) -> ImageTransform:
     """The `ImageTransform` of a transformers image processor, timm's wrapper included
     (its ``data_config``: input size, crop_pct, interpolation, mean, std)."""
