@@ -7,8 +7,10 @@ Run folder layout::
     train_log.jsonl      one line per logged step (loss, loss/ce, loss/<regulariser>, lr)
     checkpoints/<stage>/ Trainer checkpoints for resuming (deleted after a successful finish)
     stages/<stage>/      finished intermediate stages (LP of LP-FT), until the run finishes
-    model.safetensors, config.json, rib_model.json, [visual_prompt.safetensors]
-                         the finalized model (LoRA merged), written atomically
+    model.safetensors, config.json, rib_model.json, [visual_prompt.safetensors],
+    preprocessor_config.json
+                         the finalized model (LoRA merged), written atomically; a standard
+                         HF checkpoint where it can be (`models.checkpoint`)
     train_summary.json   written last: its presence marks a finished run
 
 Works the same under ``accelerate launch`` (every process calls `finetune`; the main one
