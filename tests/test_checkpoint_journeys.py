@@ -388,3 +388,32 @@ def test_a_pushed_run_is_a_pipeline_checkpoint_with_a_true_card(world, tmp_path,
     assert sorted(map(key, ResultStore(again).records())) == sorted(
         map(key, ResultStore(store).records())
     )
+
+
+@pytest.mark.slow
+def test_two_process_evaluate_store_records_what_one_process_does(world, tmp_path):
+    """Under torchrun every rank decides the same baseline and only rank 0 writes."""
+    from imagenet_rib.results import ResultStore
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "IMAGENET_RIB_DATA_DIR": str(world / "data"),
+        "OMP_NUM_THREADS": "1",
+    }
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
+    stores = {}
+    for prefix, name in (([sys.executable], "one"), ([*launch, "2"], "two")):
+        stores[name] = tmp_path / f"{name}.sqlite"
+        cmd = [*prefix, "-m", "imagenet_rib", "evaluate", "--model", str(world / "run-ft")]
+        cmd += ["--suite", str(world / "suite.yaml"), "--store", str(stores[name]), *EVAL]
+        proc = subprocess.run(
+            cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = (ResultStore(stores[k]) for k in ("one", "two"))
+    key = lambda r: (r.run_id, r.model_revision, r.method, r.eval_dataset, r.accuracy)  # noqa: E731
+    assert sorted(map(key, one.records())) == sorted(map(key, two.records()))
+    assert len(two.records()) == 6  # the run and its baseline, written once
+    for r in one.records():
+        assert np.array_equal(one.correct(r.key), two.correct(r.key))

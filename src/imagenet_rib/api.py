@@ -86,10 +86,18 @@ def _check_origin(o: ModelOrigin, name: str, suite: SuiteConfig, split: SplitCon
         )
 
 
-def _stored_baseline(store: ResultStore | None, o: ModelOrigin, suite, split, part) -> str | None:
-    """The revision of `o.model` whose baseline `store` holds (matching `o.revision` if known)."""
-    if store is None or not Path(store.path).exists():
+def _stored_baseline(store: Any, o: ModelOrigin, suite, split, part) -> str | None:
+    """The revision of `o.model` whose baseline `store` (a store or its path) holds, matching
+    `o.revision` if known. Every rank reads the same file before any write, so all decide the
+    same."""
+    from .results import ResultStore
+
+    if store is None:
         return None
+    if not isinstance(store, ResultStore):
+        if not Path(store).is_file():
+            return None
+        store = ResultStore(store, read_only=True)
     revisions = {
         r.model_revision
         for r in store.records(suite=suite.name, model=o.model, method="pretrained")
@@ -171,8 +179,6 @@ def evaluate_checkpoints(
 
     split = split or SplitConfig()
     suite = _suite(suite, data)
-    if store is not None and not isinstance(store, ResultStore):
-        store = ResultStore(store)
     names = list(datasets or suite.eval_datasets)
     unknown = [d for d in names if d not in suite.eval_datasets]
     if unknown:
@@ -246,7 +252,8 @@ def evaluate_checkpoints(
         )
         for i, (lm, o) in enumerate(zip(loaded, found))
     ]
-    if store is not None and distributed.is_main_process():
+    if store is not None and distributed.is_main_process():  # only the main rank writes
+        store = store if isinstance(store, ResultStore) else ResultStore(store)
         for ce in out:
             store.add(ce.records, ce.correct())
             _record_run_id(ce.origin)

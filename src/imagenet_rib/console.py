@@ -19,15 +19,19 @@ LIBRARY_LOGGERS = ("transformers", "datasets", "huggingface_hub", "accelerate", 
 
 @contextlib.contextmanager
 def library_output() -> Iterator[None]:
-    """No progress bars, no INFO/WARNING records and no FutureWarnings from the libraries
-    within the block (our own ``imagenet_rib`` loggers are untouched)."""
+    """No progress bars, no INFO/WARNING records, no FutureWarnings / DeprecationWarnings and
+    no UserWarnings raised inside the libraries within the block (our own ``imagenet_rib``
+    loggers and warnings are untouched)."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(_no_progress_bars())
         stack.enter_context(_library_loggers(logging.ERROR))
         stack.enter_context(warnings.catch_warnings())
-        for module in ("transformers", "datasets", "huggingface_hub", "torch", "timm", "peft"):
-            warnings.filterwarnings("ignore", category=FutureWarning, module=module)
-            warnings.filterwarnings("ignore", category=UserWarning, module=rf"{module}\..*")
+        # deprecation notices are the libraries' business with us, never the user's; the
+        # warnings module attributes them to the caller's line, so they are matched by category
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        for module in LIBRARY_LOGGERS + ("torch",):
+            warnings.filterwarnings("ignore", category=UserWarning, module=rf"{module}(\.|$)")
         yield
 
 
