@@ -417,3 +417,37 @@ def test_two_process_evaluate_store_records_what_one_process_does(world, tmp_pat
     assert len(two.records()) == 6  # the run and its baseline, written once
     for r in one.records():
         assert np.array_equal(one.correct(r.key), two.correct(r.key))
+
+
+def test_a_missing_baseline_that_cannot_be_evaluated_is_named(world, tmp_path, capsys):
+    moved = tmp_path / "run"
+    shutil.copytree(world / "run-ft", moved)
+    (moved / "rib_run.json").unlink(missing_ok=True)
+    cfg = json.loads((moved / "rib_config.json").read_text())
+    cfg["model"]["name"] = str(tmp_path / "deleted-model")  # fine-tuned from a folder now gone
+    (moved / "rib_config.json").write_text(json.dumps(cfg))
+    store = tmp_path / "s.sqlite"
+    argv = ["evaluate", "--model", str(moved), "--suite", str(world / "suite.yaml")]
+    assert main([*argv, "--store", str(store), *EVAL]) == 2
+    err = capsys.readouterr().err
+    assert "the store holds no baseline of it and it does not load" in err
+    assert "there is no such folder" in err and not store.exists()
+
+
+@pytest.mark.slow
+def test_a_lora_run_is_a_merged_pipeline_checkpoint(world, tmp_path):
+    from imagenet_rib.finetune import finetune
+
+    run = finetune(
+        "mini-vit-clean",
+        "lora",
+        "mini-sketch",
+        train={"max_steps": 3, "batch_size": 8, "lr": 0.05, "save_steps": 0, "warmup_steps": 0},
+        output_dir=tmp_path / "lora",
+    ).run_dir
+    weights = json.loads((run / "rib_model.json").read_text())
+    assert weights["wrapper"] is None and not list(run.glob("adapter_*"))  # merged, plain
+    _, images = _test_images("mini-sketch")
+    np.testing.assert_allclose(
+        _pipeline_probabilities(str(run), images), _our_probabilities(run, images), atol=1e-5
+    )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, RIBError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -218,7 +218,14 @@ def evaluate_checkpoints(
                 found[k] = o.with_revision(stored)
                 continue
             logger.info("evaluating %s too: the pretrained baseline of %s", o.model, loaded[k].name)
-            base = load(o.model)
+            try:
+                base = load(o.model)
+            except RIBError as err:
+                raise ConfigError(
+                    f"{loaded[k].name!r} was fine-tuned from {o.model!r}: the store holds no "
+                    f"baseline of it and it does not load ({err}); evaluate that model into the "
+                    "store first (its scores need its accuracies)"
+                ) from None
             if o.revision and base.revision != o.revision:
                 raise ConfigError(
                     f"{loaded[k].name!r} was fine-tuned from {o.model!r} at revision "
