@@ -198,7 +198,7 @@ def test_evaluate_stores_a_run_folder_report_scores_it_and_benchmark_agrees(worl
     assert r.to_dict()["mri_ci_images"] == result["mri_ci_images"]
 
 
-def test_a_foreign_checkpoint_is_recorded_by_the_origin_flags(world, tmp_path):
+def test_a_foreign_checkpoint_is_recorded_by_the_origin_flags(world, tmp_path, capsys):
     from imagenet_rib.results import ResultStore
 
     plain = tmp_path / "exported"  # the run's weights without the run files
@@ -219,6 +219,13 @@ def test_a_foreign_checkpoint_is_recorded_by_the_origin_flags(world, tmp_path):
     assert result["scores"]["ri"] == run_scores["results"][0]["scores"]["ri"]
     labels = {r.method for r in ResultStore(store).records()}
     assert labels == {"ft-exported", "pretrained"}
+    # again without the base model: its baseline (and revision) come from the store
+    capsys.readouterr()
+    argv = ["evaluate", "--model", str(plain), "--suite", suite, "--store", str(store)]
+    assert main([*argv, *flags, *EVAL]) == 0
+    assert "added for --store" not in capsys.readouterr().out
+    revisions = {r.method: r.model_revision for r in ResultStore(store).records()}
+    assert revisions["ft-exported"] == revisions["pretrained"] != ""
 
 
 def test_a_local_timm_folder_takes_its_transform_from_pretrained_cfg(world, tmp_path):

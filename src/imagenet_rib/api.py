@@ -104,7 +104,7 @@ def _stored_baseline(store: Any, o: ModelOrigin, suite, split, part) -> str | No
         if (r.split_rule, r.split_seed, r.test_fraction, r.eval_part)
         == (split.rule, split.seed, split.test_fraction, part)
     }
-    if o.revision:
+    if o.revision is not None:  # a run folder's recorded revision (even "") decides
         return o.revision if o.revision in revisions else None
     if len(revisions) > 1:
         raise ConfigError(
@@ -136,7 +136,7 @@ def _records(suite, split, o: ModelOrigin, evals, provenance) -> list[ResultReco
             o.run_id, "train", o.model, o.method, o.method, {}, {}, o.finetune_set, o.seed
         )
         cfg = o.method_config
-    return make_records(suite, split, spec, o.revision, cfg, "", evals, provenance)
+    return make_records(suite, split, spec, o.revision or "", cfg, "", evals, provenance)
 
 
 def evaluate_checkpoints(
@@ -209,7 +209,7 @@ def evaluate_checkpoints(
         for k, o in enumerate(list(found)):
             if o.pretrained:
                 continue
-            if not o.revision and o.model in by_name:
+            if o.revision is None and o.model in by_name:
                 found[k] = o = o.with_revision(by_name[o.model])
             if (o.model, o.revision) in have:
                 continue
@@ -226,7 +226,7 @@ def evaluate_checkpoints(
                     f"baseline of it and it does not load ({err}); evaluate that model into the "
                     "store first (its scores need its accuracies)"
                 ) from None
-            if o.revision and base.revision != o.revision:
+            if o.revision is not None and base.revision != o.revision:
                 raise ConfigError(
                     f"{loaded[k].name!r} was fine-tuned from {o.model!r} at revision "
                     f"{o.revision!r}, but {o.model!r} now loads revision {base.revision!r}: its "

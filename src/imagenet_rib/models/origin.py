@@ -33,8 +33,9 @@ class ModelOrigin:
 
     Attributes:
         model, revision: the pretrained model (the records' ``model`` / ``model_revision``):
-            the model itself for a baseline, the base of a fine-tuned checkpoint ("" revision:
-            not known yet, `with_revision` sets it from the baseline).
+            the model itself for a baseline, the base of a fine-tuned checkpoint (revision
+            None: not stated for a foreign checkpoint; `with_revision` sets it from the
+            baseline).
         method: ``"pretrained"`` or the fine-tuning method (the records' method label).
         finetune_set: D_i (``""`` for a baseline).
         seed: the fine-tuning seed.
@@ -46,7 +47,7 @@ class ModelOrigin:
     """
 
     model: str
-    revision: str
+    revision: str | None
     method: str = PRETRAINED
     finetune_set: str = ""
     seed: int = 0
@@ -170,7 +171,7 @@ def origin_of(
         )
     return ModelOrigin(
         model=str(base_model),
-        revision=base_revision or "",
+        revision=base_revision,
         method=str(method),
         finetune_set=str(finetune_set),
         seed=int(seed or 0),
