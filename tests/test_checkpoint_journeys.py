@@ -259,6 +259,10 @@ def test_a_local_timm_folder_takes_its_transform_from_pretrained_cfg(world, tmp_
         interpolation=net.pretrained_cfg["interpolation"],
     )
     assert lm.label_space == "mini-digits"
+    # saved again by transformers (model_type timm_wrapper): still timm's own preprocessing
+    resaved = tmp_path / "resaved"
+    lm.model.save_pretrained(resaved)
+    assert load_model(str(resaved), default_label_space="mini-digits").transform == lm.transform
     argv = ["evaluate", "--model", str(folder), "--suite", str(world / "suite.yaml")]
     assert main([*argv, "--datasets", "mini-sketch", *EVAL]) == 0
 

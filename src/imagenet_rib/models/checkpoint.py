@@ -13,6 +13,10 @@ model's preprocessing (an `ImageTransform`) and label space are in ``rib_model.j
 - ``config.json``: ``id2label`` / ``label2id`` naming the label space's classes (kept when
   the head already names them) and ``rib_label_space``.
 
+A timm model (transformers' timm wrapper) gets no processor file: transformers always
+preprocesses it with timm's own transform from ``pretrained_cfg``, which centre-crops an odd
+margin one pixel lower / further right than `ImageTransform` (round-half-even vs floor).
+
 Not standard checkpoints (`standard_problem` says why; ``pipeline()`` is not supported and
 no processor is written, so it fails instead of predicting something else): a torchvision
 network (its own state-dict format) and a method wrapper (the visual prompt: config.json +
@@ -145,10 +149,12 @@ def hf_checkpoint_files(folder: str | Path) -> dict[str, str]:
         config["label2id"] = {n: i for i, n in enumerate(names)}
     if space:
         config["rib_label_space"] = space
-    return {
-        PROCESSOR_FILE: processor.to_json_string(),
-        HF_CONFIG_FILE: json.dumps(config, indent=2, sort_keys=True) + "\n",
-    }
+    files = {HF_CONFIG_FILE: json.dumps(config, indent=2, sort_keys=True) + "\n"}
+    if config.get("model_type") != "timm_wrapper":
+        # transformers preprocesses a timm checkpoint with timm's own transform, read from
+        # config.json's pretrained_cfg, whatever a preprocessor_config.json says
+        files[PROCESSOR_FILE] = processor.to_json_string()
+    return files
 
 
 def write_hf_checkpoint(folder: str | Path) -> list[str]:

@@ -100,7 +100,10 @@ def _revision_of(path: Path) -> str:
 
 
 def _is_timm_config(config: dict[str, Any]) -> bool:
-    """A timm checkpoint's config.json (``architecture`` + ``pretrained_cfg``, no model_type)."""
+    """A timm checkpoint's config.json: timm's own (``architecture`` + ``pretrained_cfg``) or
+    transformers' timm wrapper's (model_type ``timm_wrapper``)."""
+    if config.get("model_type") == "timm_wrapper":
+        return True
     return "model_type" not in config and "pretrained_cfg" in config and "architecture" in config
 
 
