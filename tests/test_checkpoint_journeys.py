@@ -132,6 +132,7 @@ def test_class_names_keep_a_head_that_names_its_space_and_replace_generic_ones()
     assert "crane (n02012849)" in names and "crane (n03126707)" in names  # two cranes
 
 
+@pytest.mark.slow  # end to end: fine-tunes (module fixture) and evaluates
 def test_a_run_folder_is_a_pipeline_checkpoint(world):
     run = world / "run-ft"
     config = json.loads((run / "config.json").read_text())
@@ -164,6 +165,7 @@ def _store_and_report(world, store, *models, extra=()):
     return json.loads((out / "scores.json").read_text())["scores"]
 
 
+@pytest.mark.slow  # end to end: fine-tunes (module fixture) and evaluates
 def test_evaluate_stores_a_run_folder_report_scores_it_and_benchmark_agrees(world, capsys):
     from imagenet_rib import benchmark
     from imagenet_rib.results import ResultStore
@@ -198,6 +200,7 @@ def test_evaluate_stores_a_run_folder_report_scores_it_and_benchmark_agrees(worl
     assert r.to_dict()["mri_ci_images"] == result["mri_ci_images"]
 
 
+@pytest.mark.slow  # end to end: fine-tunes (module fixture) and evaluates
 def test_a_foreign_checkpoint_is_recorded_by_the_origin_flags(world, tmp_path, capsys):
     from imagenet_rib.results import ResultStore
 
@@ -228,6 +231,7 @@ def test_a_foreign_checkpoint_is_recorded_by_the_origin_flags(world, tmp_path, c
     assert revisions["ft-exported"] == revisions["pretrained"] != ""
 
 
+@pytest.mark.slow  # end to end: fine-tunes (module fixture) and evaluates
 def test_a_local_timm_folder_takes_its_transform_from_pretrained_cfg(world, tmp_path):
     import timm
     from timm.models._hub import save_for_hf
@@ -267,6 +271,7 @@ def test_a_local_timm_folder_takes_its_transform_from_pretrained_cfg(world, tmp_
     assert main([*argv, "--datasets", "mini-sketch", *EVAL]) == 0
 
 
+@pytest.mark.slow  # end to end: fine-tunes (module fixture) and evaluates
 def test_loading_says_what_is_really_missing(world, tmp_path, capsys):
     from imagenet_rib.models import load_model
 
@@ -430,6 +435,7 @@ def test_two_process_evaluate_store_records_what_one_process_does(world, tmp_pat
         assert np.array_equal(one.correct(r.key), two.correct(r.key))
 
 
+@pytest.mark.slow  # end to end: fine-tunes (module fixture) and evaluates
 def test_a_missing_baseline_that_cannot_be_evaluated_is_named(world, tmp_path, capsys):
     moved = tmp_path / "run"
     shutil.copytree(world / "run-ft", moved)
