@@ -205,7 +205,16 @@ def make_run_dir(path, cfg: dict | None = None, *, run_id: str | None = "auto", 
         )
         model.save_pretrained(path)
         image_processor().save_pretrained(path)
-        (path / "rib_model.json").write_text(json.dumps({"kind": "hf", "format": "hf"}))
+        from imagenet_rib.transforms import from_hf_processor
+
+        meta = {
+            "kind": "hf",
+            "format": "transformers",
+            "wrapper": None,
+            "label_space": "mini-digits",
+            "transform": from_hf_processor(image_processor()).to_dict(),
+        }
+        (path / "rib_model.json").write_text(json.dumps(meta))
         (path / "train_summary.json").write_text(json.dumps({"global_steps": 1}))
     (path / "rib_config.json").write_text(json.dumps(cfg, indent=2))
     if run_id == "auto":

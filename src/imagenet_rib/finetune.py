@@ -7,8 +7,10 @@ Run folder layout::
     train_log.jsonl      one line per logged step (loss, loss/ce, loss/<regulariser>, lr)
     checkpoints/<stage>/ Trainer checkpoints for resuming (deleted after a successful finish)
     stages/<stage>/      finished intermediate stages (LP of LP-FT), until the run finishes
-    model.safetensors, config.json, rib_model.json, [visual_prompt.safetensors]
-                         the finalized model (LoRA merged), written atomically
+    model.safetensors, config.json, rib_model.json, [visual_prompt.safetensors],
+    preprocessor_config.json
+                         the finalized model (LoRA merged), written atomically; a standard
+                         HF checkpoint where it can be (`models.checkpoint`)
     train_summary.json   written last: its presence marks a finished run
 
 Works the same under ``accelerate launch`` (every process calls `finetune`; the main one
@@ -249,6 +251,7 @@ def _finetune(
     from .determinism import compute_provenance
     from .methods import SetupContext, get_method
     from .methods.weights import save_module
+    from .models.checkpoint import write_hf_checkpoint
     from .training import MACHINE_FIELDS, build_trainer
 
     meth = get_method(method)
@@ -400,6 +403,7 @@ def _finetune(
     if _is_main():
         tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
         save_module(final, tmp, info)
+        write_hf_checkpoint(tmp)  # preprocessor_config.json, id2label: pipeline() loads it
         for f in tmp.iterdir():
             os.replace(f, run_dir / f.name)
         tmp.rmdir()

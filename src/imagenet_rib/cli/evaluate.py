@@ -46,12 +46,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="evaluate models on a suite's datasets with the label protocol",
-        description="Evaluate one or more models (registry names, local folders or Hub ids) on "
-        "datasets of a suite under its label protocol. All models share each pass "
-        "over the data. Launch with torchrun/accelerate for data-parallel evaluation.",
+        description="Evaluate one or more models on datasets of a suite under its label "
+        "protocol: registry names, run folders of `rib finetune` / `rib run`, transformers or "
+        "timm checkpoint folders, or Hub ids. All models share each pass over the data. With "
+        "--store, a fine-tuned model is recorded with its pretrained model, method and "
+        "fine-tuning set (read from its run folder, or stated with --base-model, --method and "
+        "--finetune-set), and its pretrained baseline is evaluated too unless the store holds "
+        "it, so `rib report` scores it. Launch with torchrun/accelerate for data-parallel "
+        "evaluation.",
     )
     p.add_argument(
-        "--model", nargs="+", required=True, help="model name(s), folder(s) or Hub id(s)"
+        "--model",
+        nargs="+",
+        required=True,
+        help="model name(s), run folder(s), checkpoint folder(s) or Hub id(s)",
     )
     p.add_argument("--suite", default="mini-rib", help="built-in suite name or suite YAML path")
     p.add_argument(
@@ -74,6 +82,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", default=None, help="write the accuracies (and correctness) to this JSON file"
     )
+    origin = p.add_argument_group(
+        "origin of a fine-tuned checkpoint that is not a run folder (applies to every --model "
+        "other than a run folder and the --base-model itself)"
+    )
+    origin.add_argument("--method", default=None, help="its fine-tuning method label (e.g. ft)")
+    origin.add_argument(
+        "--finetune-set", default=None, help="the suite dataset D_i it was fine-tuned on"
+    )
+    origin.add_argument(
+        "--base-model", default=None, help="the pretrained model it was fine-tuned from"
+    )
+    origin.add_argument(
+        "--base-revision",
+        default=None,
+        help="the revision of --base-model it started from (default: the one the store holds "
+        "or that loads now)",
+    )
+    origin.add_argument("--seed", type=int, default=None, help="its fine-tuning seed (default 0)")
     _add_split_arguments(p)
     from ..evaluation import EvalConfig
 
@@ -81,17 +107,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _origins(args: argparse.Namespace) -> list[dict]:
+    """Per --model, the origin options it takes: none for run folders and the base model."""
+    from pathlib import Path
+
+    from ..models import RUN_MODEL_FILE
+
+    stated = {
+        "method": args.method,
+        "finetune_set": args.finetune_set,
+        "base_model": args.base_model,
+        "base_revision": args.base_revision,
+        "seed": args.seed,
+    }
+    if all(v is None for v in stated.values()):
+        return [{} for _ in args.model]
+    return [
+        {}
+        if m == args.base_model or (Path(m) / RUN_MODEL_FILE).is_file()
+        else {k: v for k, v in stated.items() if v is not None}
+        for m in args.model
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
 
     from .. import distributed
-    from ..errors import ConfigError
-    from ..evaluation import EvalConfig, evaluate
-    from ..models import load_model
-    from ..records import run_id
-    from ..results import ResultStore
+    from ..api import evaluate_checkpoints
+    from ..console import library_output
+    from ..evaluation import EvalConfig
     from ..suites import load_suite
-    from ..sweep import RunSpec, make_records
 
     distributed.init()
     split = split_from_args(args)
@@ -101,52 +148,45 @@ def run(args: argparse.Namespace) -> int:
         suite = suite.replace(objectnet_rule=args.objectnet_rule)
     suite = suite.replace(sources={**suite.sources, **data_sources(args.data)})
     names = args.datasets or list(suite.eval_datasets)
-    unknown = [d for d in names if d not in suite.eval_datasets]
-    if unknown:
-        raise ConfigError(
-            f"dataset(s) {unknown} are not in suite {suite.name!r}; choose from "
-            f"{list(suite.eval_datasets)} or pass --suite"
+    with library_output():
+        results = evaluate_checkpoints(
+            args.model,
+            suite,
+            origins=_origins(args),
+            datasets=names,
+            split=split,
+            part=args.part,
+            store=args.store,
+            baselines=bool(args.store),
+            eval_config=eval_cfg,
+            allow_label_mismatch=args.allow_label_mismatch,
+            progress=sys.stderr.isatty(),
         )
-    parts = [suite.part(d, args.part, split) for d in names]
-    loaded = [load_model(m, allow_label_mismatch=args.allow_label_mismatch) for m in args.model]
-    by_transform: dict = {}  # one pass per distinct transform, shared by its models
-    for i, lm in enumerate(loaded):
-        by_transform.setdefault(lm.transform, []).append(i)
-    evals_of: dict[int, dict] = {}
-    for transform, idx in by_transform.items():
-        group = evaluate([loaded[i].model for i in idx], transform, parts, config=eval_cfg)
-        evals_of.update(zip(idx, group))
-    results = [(lm, evals_of[i]) for i, lm in enumerate(loaded)]
-    provenance = eval_cfg.provenance()
     if not distributed.is_main_process():
         distributed.barrier()
         return 0
     width = max(len(d) for d in names)
-    for lm, evals in results:
-        print(f"{lm.name}  ({suite.name}, split {split.rule}, part {args.part})")
+    for ce in results:
+        o = ce.origin
+        what = "pretrained" if o.pretrained else f"{o.method} on {o.finetune_set}, from {o.model}"
+        note = " [its baseline, added for --store]" if ce.added else ""
+        print(
+            f"{ce.loaded.name}  ({what}; {suite.name}, split {split.rule}, part {args.part}){note}"
+        )
         for d in names:
-            ev = evals[d]
+            ev = ce.evals[d]
             print(f"  {d:<{width}}  {ev.accuracy:6.2f} %  ({ev.num_images} images, {ev.protocol})")
     if args.store:
-        store = ResultStore(args.store)
-        for lm, evals in results:
-            rid = run_id(
-                model=lm.name,
-                method="pretrained",
-                suite=suite.name,
-                split=split.to_dict(),
-                rule=suite.objectnet_rule,
-                datasets=list(suite.eval_datasets),
-            )
-            spec = RunSpec(rid, "baseline", lm.name, "pretrained", "pretrained", {}, {}, "", 0)
-            recs = make_records(
-                suite, split, spec, lm.revision, {"method": "pretrained"}, "", evals, provenance
-            )
-            store.add(recs, {r.key: evals[r.eval_dataset].correct for r in recs})
+        runs = sum(not ce.origin.pretrained for ce in results)
+        print(
+            f"stored {sum(len(ce.records) for ce in results)} records ({runs} fine-tuned, "
+            f"{len(results) - runs} pretrained) in {args.store}; score them with "
+            f"`rib report --store {args.store} --suite {args.suite} --out <folder>`"
+        )
     if args.json:
         payload = {
-            lm.name: {d: ev.to_dict(with_correct=True) for d, ev in evals.items()}
-            for lm, evals in results
+            ce.loaded.name: {d: ev.to_dict(with_correct=True) for d, ev in ce.evals.items()}
+            for ce in results
         }
         from pathlib import Path
 

@@ -11,7 +11,8 @@ def add_parser(subparsers) -> None:
         "report",
         help="render score tables and figures from a results store",
         description="Compute RIB scores per (pretraining source, method) from a results store "
-        "(or a .parquet/.csv export) and write report.md, report.html, scores.json and figures/.",
+        "(or a .parquet/.csv export), print the summary and RI_i per fine-tuning set, and write "
+        "report.md, report.html, scores.json and figures/.",
     )
     p.add_argument("--store", required=True, help="results store (results.sqlite) or an export")
     p.add_argument("--out", required=True, help="output folder")
@@ -96,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         embed_images=not args.link_images,
     )
+    from ..report.tables import PER_SET, per_set_table
+
+    print(result.table.to_markdown(), end="\n\n")
+    print(f"{PER_SET[0][1]}:\n{per_set_table(result.table, PER_SET[0][0])}", end="\n\n")
     for kind, path in {**result.paths, **result.figures}.items():
         print(f"{kind}: {path}")
     return 0

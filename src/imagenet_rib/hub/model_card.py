@@ -302,7 +302,7 @@ def build_model_card(
             if result.image_intervals is not None
             else "not available: the results table holds no per-image correctness"
         ),
-        limitations=list(limitations),
+        limitations=[*limitations, *_checkpoint_limitations(run_dir)],
         citation=RIB_CITATION,
     )
     card = ModelCard.from_template(data, template_path=str(template or template_path()), **kwargs)
@@ -312,6 +312,23 @@ def build_model_card(
             eval_result_entries(rows, result, benchmark, revisions.get(benchmark))
         )
     return RunCard(card, files, rows, suite, result, info, benchmark)
+
+
+def _checkpoint_limitations(run_dir: str | Path) -> list[str]:
+    """A line for a repo that `transformers.pipeline` cannot load (`models.checkpoint`)."""
+    from ..models.checkpoint import standard_problem
+
+    if not (Path(run_dir) / "rib_model.json").is_file():
+        return []
+    problem = standard_problem(run_dir)
+    if problem is None:
+        return []
+    return [
+        f"This is not a standard transformers checkpoint ({problem}): "
+        "`transformers.pipeline()` and `AutoModelForImageClassification` do not reproduce its "
+        "predictions. Download the repo and load the folder with `imagenet_rib.finetune.load_run` "
+        "(or `rib evaluate --model <folder>`)."
+    ]
 
 
 def _method_config(cfg: Mapping[str, Any], r: Any) -> Any:

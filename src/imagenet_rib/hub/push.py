@@ -131,6 +131,24 @@ def public_bytes(path: Path) -> bytes | str:
     return str(path) if clean == lines else "".join(json.dumps(x) + "\n" for x in clean).encode()
 
 
+def _with_standard_files(run_dir: Path, ops: list[Any]) -> list[Any]:
+    """`ops` with the folder's config.json / preprocessor_config.json as a standard checkpoint
+    has them (`models.checkpoint`), so ``pipeline(model=repo_id)`` loads the pushed repo even
+    from a folder written before run folders carried them; unchanged for a folder that cannot
+    be one (a torchvision network, a visual prompt), whose card says so."""
+    from huggingface_hub import CommitOperationAdd
+
+    from ..models.checkpoint import hf_checkpoint_files, standard_problem
+
+    problem = standard_problem(run_dir)
+    if problem:
+        logger.info("%s: transformers.pipeline() will not load the repo (%s)", run_dir, problem)
+        return ops
+    files = hf_checkpoint_files(run_dir)
+    kept = [op for op in ops if op.path_in_repo not in files]
+    return kept + [CommitOperationAdd(name, text.encode()) for name, text in files.items()]
+
+
 def public_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Leaderboard rows without local paths in their text columns (a local model folder, a
     soup's source folders in method_config)."""
@@ -175,6 +193,7 @@ def push_run(
             "(`rib push ... --publish-eval-yaml`) or drop --benchmark"
         )
     ops = [CommitOperationAdd(p.relative_to(run_dir).as_posix(), public_bytes(p)) for p in files]
+    ops = _with_standard_files(run_dir, ops)
     ops.append(CommitOperationAdd("README.md", str(card.card).encode()))
     ops += [CommitOperationAdd(path, text.encode()) for path, text in card.eval_results.items()]
     api.create_repo(repo_id, private=private, exist_ok=True)

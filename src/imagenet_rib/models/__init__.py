@@ -1,8 +1,13 @@
-"""Pretrained models by name: ``load_model(name)`` -> model + head + its own transform.
+"""Models by name: ``load_model(name)`` -> model + head + its own transform.
 
 Names resolve through the `MODELS` registry (Mini-RIB models, the paper's timm presets,
-torchvision ResNets, plugins' models: ``docs/extending.md``); anything else is tried as a local folder or a Hub id of an
-`AutoModelForImageClassification` checkpoint (``hf:<id>`` forces that path).
+torchvision ResNets, plugins' models: ``docs/extending.md``); anything else is, in order:
+
+- a run folder written by `rib finetune` / `rib run` (it has ``rib_model.json``), or a Hub
+  repo `rib push` uploaded one to: reloaded by `finetune.load_run`, method wrapper included
+  (``info`` names its run folder and method);
+- a local folder or a Hub id of an `AutoModelForImageClassification` checkpoint, transformers
+  or timm (`hf.load_hf_model`; ``hf:<id>`` forces that path).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from ..transforms import ImageTransform
 
 if TYPE_CHECKING:
     import torch
+
+#: The file that marks a run folder (`methods.weights.MODEL_FILE`).
+RUN_MODEL_FILE = "rib_model.json"
 
 
 @dataclass
@@ -66,15 +74,36 @@ def logits_of(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tenso
     return out if not hasattr(out, "logits") else out.logits
 
 
-def load_model(name: str, **kwargs: Any) -> LoadedModel:
-    """Load a model by registry name, local folder or Hub id (see module docstring)."""
+def load_model(name: str, *, default_label_space: str | None = None, **kwargs: Any) -> LoadedModel:
+    """Load a model by registry name, run folder, local folder or Hub id (see module docstring).
+
+    `default_label_space` is the label space of a checkpoint that declares none (neither
+    ``rib_label_space`` nor a 1000-way head), e.g. the suite's: its head is then checked
+    against that space's class names.
+    """
     if name in MODELS:
         return MODELS.get(name)(**kwargs)
     from .hf import load_hf_model
 
     if name.startswith("hf:"):
-        return load_hf_model(name[3:], **kwargs)
-    if Path(name).exists() or "/" in name:
-        return load_hf_model(name, **kwargs)
+        return load_hf_model(name[3:], default_label_space=default_label_space, **kwargs)
+    path = Path(name)
+    if (path / RUN_MODEL_FILE).is_file():
+        from ..finetune import load_run
+
+        return load_run(path)
+    if not path.exists() and "/" in name:
+        from .hf import hub_run_folder
+
+        folder = hub_run_folder(name, kwargs.get("revision"))
+        if folder is not None:  # a run pushed by `rib push`: reloaded exactly as its folder
+            import dataclasses
+
+            from ..finetune import load_run
+
+            run = load_run(folder)
+            return dataclasses.replace(run, name=name, info={**run.info, "hub_id": name})
+    if path.exists() or "/" in name:
+        return load_hf_model(name, default_label_space=default_label_space, **kwargs)
     MODELS.get(name)  # raises UnknownNameError listing close matches
     raise AssertionError("unreachable")
