@@ -326,8 +326,8 @@ def scores(
 ) -> ScoreTable:
     """The RIB scores of this config's runs (`scoring.score_records` over the records of the
     runs its plan names, with image intervals from the store's correctness vectors unless
-    `n_boot` is 0)."""
-    from .scoring import score_records
+    `n_boot` is 0; resampled by group where test images share a source, `part_groups`)."""
+    from .scoring import part_groups, score_records
 
     suite = config.load_suite()
     store = store or ResultStore(config.store_path)
@@ -338,6 +338,7 @@ def scores(
         [r for r in store.records(suite=suite.name) if r.run_id in ids],
         suite,
         correct=store.correct if n_boot else None,
+        groups=part_groups(suite, config.split_config) if n_boot else None,
         finetune_sets=[d for d in suite.datasets if d in trained],
         n_boot=n_boot,
         confidence=confidence,
