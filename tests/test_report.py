@@ -321,3 +321,13 @@ def test_cli_report_of_a_config(tmp_path, capsys, monkeypatch):
     assert "resampling groups of views of one source on mini-v2" in md  # `rib report --config`
     assert '"name": "mini-rib-quick"' in md  # the config in the provenance section
     assert "Series drawn once" not in md  # random accuracies: no series repeats another
+
+
+def test_figures_of_sources_with_one_file_stem_do_not_overwrite_each_other(tmp_path):
+    df, correct = synthetic_results()
+    df = df.replace({"model": {"src-a": "org/src", "src-b": "org_src"}})
+    res = build_report(df, tmp_path, suite=toy_suite(), correct=correct, n_boot=20)
+    heatmaps = sorted(p.name for k, p in res.figures.items() if k.startswith("dA(i -> j)"))
+    assert heatmaps == ["delta_org_src-2.png", "delta_org_src.png"]
+    assert len(set(res.figures.values())) == len(res.figures)
+    assert all(p.is_file() for p in res.figures.values())

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -96,6 +96,9 @@ class RIBIntervals:
         mri, mean_acc_pre, avg_ood_post, mean_reference_degradation, mean_in_task_gain:
             intervals of the overall scores (`mean_reference_degradation` is all-NaN
             without a reference).
+        replicates: ``{overall score: (B,) replicates}`` of a bootstrap over images (empty
+            otherwise): two results scored with the same draws give the paired bootstrap of
+            their difference (`scoring.findings`).
     """
 
     scores: RIBScores
@@ -112,6 +115,7 @@ class RIBIntervals:
     avg_ood_post: Interval
     mean_reference_degradation: Interval
     mean_in_task_gain: Interval
+    replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         cols, rows = self.scores.columns, self.scores.finetune_sets
@@ -292,7 +296,9 @@ def intervals_from_replicates(
     idx = np.array([point.suite.index(r) for r in point.finetune_sets])
     reps = rib_arrays(pre_b, post_b, idx, len(point.suite))
     stats = {k: _quantiles(v, confidence) for k, v in reps.items()}
-    return _assemble(point, stats, method, confidence, len(pre_b))
+    out = _assemble(point, stats, method, confidence, len(pre_b))
+    out.replicates = {k: reps[k] for k in OVERALL if k in reps}
+    return out
 
 
 def bootstrap_rib(

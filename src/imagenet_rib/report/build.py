@@ -279,6 +279,7 @@ def build_report(
         )
     out_dir = Path(out_dir)
     figs, omitted = report_figures(table, otdd=otdd, bar_method=bar_method)
+    _unique_names(figs)
     paths_of = {}
     for f in figs:
         paths_of[f.heading] = F.save_figure(f.figure, out_dir / "figures" / f"{f.name}.png")
@@ -298,6 +299,18 @@ def build_report(
         paths["scores"], json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n"
     )
     return result
+
+
+def _unique_names(figs: list[ReportFigure]) -> None:
+    """Give figures whose file stems coincide (sources whose names differ only in characters
+    a file name cannot hold, e.g. ``org/model`` and ``org_model``) distinct stems, so no
+    figure overwrites another."""
+    seen: dict[str, int] = {}
+    for f in figs:
+        k = seen.get(f.name.lower(), 0)  # case-insensitive file systems
+        seen[f.name.lower()] = k + 1
+        if k:
+            f.name = f"{f.name}-{k + 1}"
 
 
 def _score(records, suite, correct, groups, config, part, n_boot, confidence, seed) -> ScoreTable:
