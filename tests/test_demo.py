@@ -49,6 +49,13 @@ def test_quick_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     text = _demo(out)
     assert "| mRI |" in text and "RI_i" in text and "in-task gain" in text
+    # the OTDD section (2 sets: distances, no correlation) and the computed findings
+    assert "| fine-tuning set | OTDD mini-vit-clean | ref. degradation mini-vit-clean |" in text
+    assert "no correlation: it needs >= 3 fine-tuning sets" in text
+    closing = text[text.index("== findings") :].splitlines()
+    assert closing[1].startswith("- mini-vit-clean, wise-ft [alpha=0.0] vs ft: ΔmRI = ")
+    assert all(line.endswith("separable at 95 %") for line in closing[1:] if line.startswith("- "))
+    assert "done in" not in text  # timings go to stderr: stdout is machine-independent
     store = ResultStore(out / "results.sqlite")
     recs = store.records()
     # 1 baseline + 2 ft + 2 linear-probe + 2 wise-ft x 3 alphas, each on 8 sets + mini-val
@@ -58,8 +65,13 @@ def test_quick_demo_end_to_end(tmp_path):
     assert list(df.columns) == ResultRecord.columns() and len(df) == len(recs)
     scores = json.loads((out / "scores.json").read_text())
     assert any(r["method"] == "ft" for r in scores["results"])
-    # one set of figures, the report's
+    assert [f"- {f['text']}" for f in scores["findings"]] == [
+        line for line in closing if line.startswith("- ")
+    ]
+    assert set(scores["otdd"]["distances"]["mini-vit-clean"]) == {"mini-r", "mini-sketch"}
+    # one set of figures, the report's, with the OTDD scatter
     assert (out / "report" / "figures" / "delta_mini-vit-clean.png").is_file()
+    assert (out / "report" / "figures" / "otdd_scatter.png").is_file()
     assert not (out / "figures").exists()
     # the pretrained model's mini-c score is the mean over its 75 corruption/severity sets
     (c,) = store.records(method="pretrained", eval_dataset="mini-c")
@@ -77,8 +89,9 @@ def test_quick_demo_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
-    """Under OMP_NUM_THREADS=1 and =2 the demo gives bit-identical weights and accuracies:
-    it pins torch to one intra-op thread, and records the threads and CPU capability."""
+    """Under OMP_NUM_THREADS=1 and =2 the demo gives bit-identical weights and accuracies,
+    and prints the same tables, OTDD values and findings: it pins torch to one intra-op
+    thread, and records the threads and CPU capability."""
     import torch
 
     probe = "import torch; print(torch.get_num_threads())"
@@ -89,10 +102,11 @@ def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
     assert seen.stdout.strip() == "2"  # without the pin, the second run WOULD use 2 threads
     cfg = tmp_path / "threads.yaml"
     cfg.write_text(THREADS_CONFIG)
-    results = []
+    results, printed = [], []
     for threads in ("1", "2"):
-        out = tmp_path / f"threads-{threads}"
-        _demo(out, "--config", str(cfg), "--no-report", env={"OMP_NUM_THREADS": threads})
+        out = tmp_path / "threads" / threads
+        text = _demo(out, "--config", str(cfg), "--no-report", env={"OMP_NUM_THREADS": threads})
+        printed.append(text.replace(str(out), "OUT"))
         store = ResultStore(out / "results.sqlite")
         accuracy = {r.key: r.accuracy for r in store.records()}
         correct = {k: store.correct(k).tolist() for k in accuracy}
@@ -109,3 +123,5 @@ def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
         }
         results.append((accuracy, correct, weights))
     assert results[0] == results[1]
+    assert "| mini-vit-clean | ft | - | 1 |" in printed[0] and "OTDD mini-vit-clean" in printed[0]
+    assert printed[0] == printed[1]  # the demo's whole table, OTDD and findings
