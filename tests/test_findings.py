@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from imagenet_rib.scores import ScoreInputError  # noqa: E402
 from imagenet_rib.scoring import score_records  # noqa: E402
 from imagenet_rib.scoring.findings import compare, findings  # noqa: E402
 from report_data import synthetic_results, toy_suite  # noqa: E402
@@ -57,6 +58,8 @@ def test_separable_needs_every_interval_to_exclude_zero(table):
     assert "Δ in-task gain = +10.00 [" in str(c) and str(c).endswith(": separable at 95 %")
     wide = replace(c, seeds=replace(c.images, low=-1.0))
     assert not wide.separable
+    with pytest.raises(ScoreInputError, match="choose one of"):
+        compare(a, b, "ri", "per-set scores are not compared")
 
 
 def test_findings_are_computed_for_complete_configurations(table):

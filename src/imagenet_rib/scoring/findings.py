@@ -25,6 +25,7 @@ import numpy as np
 
 from ..formatting import fmt, fmt_interval, json_safe
 from ..intervals import Interval
+from ..scores import ScoreInputError
 from .results import ScoreResult, ScoreTable
 
 #: how each compared score is named in a finding
@@ -104,7 +105,7 @@ def compare(
 
     `a` and `b` must come from the same `ScoreTable` (the same bootstrap draws)."""
     if score not in SYMBOLS:
-        raise ValueError(f"score={score!r} cannot be compared; choose one of {list(SYMBOLS)}")
+        raise ScoreInputError(f"score={score!r} cannot be compared; choose one of {list(SYMBOLS)}")
     estimate = getattr(a.scores, score) - getattr(b.scores, score)
     images = None
     ra = a.image_intervals.replicates.get(score) if a.image_intervals else None
