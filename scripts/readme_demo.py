@@ -4,10 +4,11 @@
     python scripts/readme_demo.py --run    # first re-run the demo (fresh output folder and,
                                            # with --fresh-cache, an empty cache), store its
                                            # stdout in docs/demo_output.txt, report the time
+    python scripts/readme_demo.py --run --workdir DIR   # resume DIR/rib-demo instead
 
-`rib demo` prints its timings to stderr, so its stdout (the scores, the OTDD section, the
-findings) is the same on every machine; the block between the README's markers is that
-stdout verbatim. tests/test_readme_demo.py checks that README.md and docs/demo_output.txt
+`rib demo` prints its timings and run counts to stderr, so its stdout (the scores, the OTDD
+section, the findings) is the same on every machine and for a fresh or a resumed run; the
+block between the README's markers is that stdout verbatim. tests/test_readme_demo.py checks that README.md and docs/demo_output.txt
 agree.
 """
 
@@ -51,8 +52,9 @@ def sync(readme: str, output: str) -> str:
     return head + render(output) + rest.split(END, 1)[1]
 
 
-def run_demo(fresh_cache: bool) -> tuple[str, float]:
-    """stdout of `rib demo` run in an empty folder (as after a fresh clone) and its wall time."""
+def run_demo(fresh_cache: bool, workdir: Path | None = None) -> tuple[str, float]:
+    """stdout of `rib demo` run in an empty folder (as after a fresh clone), or in `workdir`
+    (resuming its ``rib-demo/``), and its wall time."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     with tempfile.TemporaryDirectory(prefix="rib-demo-readme-") as tmp:
         if fresh_cache:
@@ -60,7 +62,7 @@ def run_demo(fresh_cache: bool) -> tuple[str, float]:
         start = time.time()
         proc = subprocess.run(
             [sys.executable, "-m", "imagenet_rib", "demo"],
-            cwd=tmp,
+            cwd=tmp if workdir is None else workdir,
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -77,14 +79,22 @@ def main() -> int:
     parser.add_argument(
         "--fresh-cache", action="store_true", help="with --run: start from an empty cache"
     )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="with --run: run in this folder, resuming its rib-demo/ (default: an empty one)",
+    )
     args = parser.parse_args()
     if args.run:
         load = os.getloadavg()[0]
-        output, wall = run_demo(args.fresh_cache)
+        output, wall = run_demo(args.fresh_cache, args.workdir)
         EXPECTED.write_text(output)
         print(
             f"rib demo: {wall // 60:.0f} min {wall % 60:.0f} s wall "
-            f"({'empty' if args.fresh_cache else 'existing'} cache; load average "
+            f"({'empty' if args.fresh_cache else 'existing'} cache, "
+            f"{'resumed ' + str(args.workdir / 'rib-demo') if args.workdir else 'fresh'} runs; "
+            "load average "
             f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
             f"{os.cpu_count()} cores); wrote {EXPECTED.relative_to(ROOT)}"
         )

@@ -8,8 +8,9 @@ then prints the RIB scores (mRI with image and seed intervals beside the in-task
 OTDD between the pretraining reference and each fine-tuning set against the pretraining-set
 degradation (`demo_otdd`), writes the store, a CSV export, ``scores.json`` and the report (with
 its figures) to the output folder, and closes with the findings computed from the scores
-(`scoring.findings`). Timings go to stderr, so stdout is the same on every machine (the
-README's demo block is a stored copy of it: ``make demo-readme``). ``--quick`` runs the
+(`scoring.findings`). Timings and run counts go to stderr, so stdout is the same on every
+machine and for a fresh or a resumed run (the README's demo block is a stored copy of it:
+``make demo-readme``). ``--quick`` runs the
 reduced ``mini-rib-quick`` matrix. Re-running resumes: finished runs are kept.
 """
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from ..paths import atomic_write_text
     from ..results import ResultStore
     from ..scoring.findings import findings
-    from ..sweep import scores
+    from ..sweep import plan, scores
     from ..workers import run_parallel
     from .demo_otdd import otdd_section
     from .run import load_config
@@ -95,10 +96,14 @@ def run(args: argparse.Namespace) -> int:
         )
     _took(t)
 
-    t = _step(f"benchmark matrix {config.name}: fine-tune and evaluate")
+    t = _step(f"benchmark matrix {config.name}: {len(plan(config))} runs, fine-tune and evaluate")
     # one torch thread per run (the same numbers whatever the core count), one worker per core
     result = run_parallel(config, workers=demo_workers(), threads=DEMO_THREADS)
-    print(f"   {len(result.executed)} run(s) executed, {len(result.skipped)} reused")
+    # to stderr with the timings: a resumed demo prints the same stdout as a fresh one
+    print(
+        f"   {len(result.executed)} run(s) executed, {len(result.skipped)} reused",
+        file=sys.stderr,
+    )
     _took(t)
 
     t = _step("RIB scores (accuracies in %, dA in accuracy points)")
