@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-all lint docs env install clean-env
+.PHONY: demo demo-readme test test-all lint docs env install clean-env
 
 # No prerequisite on purpose: the hash in the folder name already encodes the lock file's
 # content, and a fresh clone's newer file times must not trigger a reinstall.
@@ -35,6 +35,11 @@ install: env
 
 demo: install
 	$(VENV)/bin/rib demo
+
+# re-run the demo from an empty cache in an empty folder (as after a fresh clone), store its
+# stdout in docs/demo_output.txt and copy it into README.md's demo block
+demo-readme: install
+	$(PY) scripts/readme_demo.py --run --fresh-cache
 
 test: install
 	$(PY) -m pytest -m "not gpu" -q --durations=25

@@ -233,6 +233,12 @@ def make_run_dir(path, cfg: dict | None = None, *, run_id: str | None = "auto", 
     return path
 
 
+def pair_groups(suite, split, part="test"):
+    """Stands in for `scoring.part_groups` with `store_for_config`'s 50-image parts: two
+    views per source on every dataset except the reference."""
+    return {j: np.arange(50) // 2 for j in suite.eval_datasets if j != suite.reference}
+
+
 def store_for_config(config, tmp_path, drop=()):
     """A store holding records for every run of `config`'s plan (no training), with exact
     correctness vectors; `drop`: (method, finetune set) pairs left out."""

@@ -30,7 +30,7 @@ eval_batch_size: 512
 """
 
 
-def _demo(out, *extra: str, env: dict[str, str] | None = None) -> str:
+def _demo(out, *extra: str, env: dict[str, str] | None = None, stream: str = "stdout") -> str:
     # the command exactly as a user types it (`make demo` runs the full version)
     args = extra if "--config" in extra else ("--quick", *extra)
     proc = subprocess.run(
@@ -41,7 +41,7 @@ def _demo(out, *extra: str, env: dict[str, str] | None = None) -> str:
         env={**os.environ, **(env or {})},
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc.stdout
+    return getattr(proc, stream)
 
 
 @pytest.mark.slow
@@ -49,6 +49,15 @@ def test_quick_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     text = _demo(out)
     assert "| mRI |" in text and "RI_i" in text and "in-task gain" in text
+    # the OTDD section (2 sets: distances, no correlation) and the computed findings
+    assert "| fine-tuning set | OTDD mini-vit-clean | ref. degradation mini-vit-clean |" in text
+    assert "no correlation: it needs >= 3 fine-tuning sets" in text
+    closing = text[text.index("== findings") :].splitlines()
+    assert closing[1].startswith("- mini-vit-clean, wise-ft [alpha=0.0] vs ft: ΔmRI = ")
+    assert all(line.endswith("separable at 95 %") for line in closing[1:] if line.startswith("- "))
+    # timings and run counts go to stderr: stdout is the same on every machine and every re-run
+    assert "done in" not in text and "executed" not in text
+    assert "== benchmark matrix mini-rib-quick: 7 runs" in text
     store = ResultStore(out / "results.sqlite")
     recs = store.records()
     # 1 baseline + 2 ft + 2 linear-probe + 2 wise-ft x 3 alphas, each on 8 sets + mini-val
@@ -58,8 +67,13 @@ def test_quick_demo_end_to_end(tmp_path):
     assert list(df.columns) == ResultRecord.columns() and len(df) == len(recs)
     scores = json.loads((out / "scores.json").read_text())
     assert any(r["method"] == "ft" for r in scores["results"])
-    # one set of figures, the report's
+    assert [f"- {f['text']}" for f in scores["findings"]] == [
+        line for line in closing if line.startswith("- ")
+    ]
+    assert set(scores["otdd"]["distances"]["mini-vit-clean"]) == {"mini-r", "mini-sketch"}
+    # one set of figures, the report's, with the OTDD scatter
     assert (out / "report" / "figures" / "delta_mini-vit-clean.png").is_file()
+    assert (out / "report" / "figures" / "otdd_scatter.png").is_file()
     assert not (out / "figures").exists()
     # the pretrained model's mini-c score is the mean over its 75 corruption/severity sets
     (c,) = store.records(method="pretrained", eval_dataset="mini-c")
@@ -72,13 +86,16 @@ def test_quick_demo_end_to_end(tmp_path):
         assert acc[("wise-ft", "alpha=0.0", "mini-r", d)] == acc[("pretrained", "", "", d)]
         assert acc[("wise-ft", "alpha=1.0", "mini-r", d)] == acc[("ft", "", "mini-r", d)]
     # a second run reuses every finished run
-    assert "0 run(s) executed" in _demo(out, "--no-report")
+    # a second run reuses every finished run, and prints the same results
+    again = _demo(out, "--no-report", "--no-otdd", stream="stderr")
+    assert "0 run(s) executed, 7 reused" in again
 
 
 @pytest.mark.slow
 def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
-    """Under OMP_NUM_THREADS=1 and =2 the demo gives bit-identical weights and accuracies:
-    it pins torch to one intra-op thread, and records the threads and CPU capability."""
+    """Under OMP_NUM_THREADS=1 and =2 the demo gives bit-identical weights and accuracies,
+    and prints the same tables, OTDD values and findings: it pins torch to one intra-op
+    thread, and records the threads and CPU capability."""
     import torch
 
     probe = "import torch; print(torch.get_num_threads())"
@@ -89,10 +106,11 @@ def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
     assert seen.stdout.strip() == "2"  # without the pin, the second run WOULD use 2 threads
     cfg = tmp_path / "threads.yaml"
     cfg.write_text(THREADS_CONFIG)
-    results = []
+    results, printed = [], []
     for threads in ("1", "2"):
-        out = tmp_path / f"threads-{threads}"
-        _demo(out, "--config", str(cfg), "--no-report", env={"OMP_NUM_THREADS": threads})
+        out = tmp_path / "threads" / threads
+        text = _demo(out, "--config", str(cfg), "--no-report", env={"OMP_NUM_THREADS": threads})
+        printed.append(text.replace(str(out), "OUT"))
         store = ResultStore(out / "results.sqlite")
         accuracy = {r.key: r.accuracy for r in store.records()}
         correct = {k: store.correct(k).tolist() for k in accuracy}
@@ -109,3 +127,5 @@ def test_demo_numbers_do_not_depend_on_the_thread_count(tmp_path):
         }
         results.append((accuracy, correct, weights))
     assert results[0] == results[1]
+    assert "| mini-vit-clean | ft | - | 1 |" in printed[0] and "OTDD mini-vit-clean" in printed[0]
+    assert printed[0] == printed[1]  # the demo's whole table, OTDD and findings

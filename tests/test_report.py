@@ -289,10 +289,13 @@ def test_cli_report_from_a_store_or_an_export(tmp_path, kind, capsys):
     assert main(["report", "--store", str(tmp_path / "missing.sqlite"), "--out", str(out)]) == 2
 
 
-def test_cli_report_of_a_config(tmp_path, capsys):
+def test_cli_report_of_a_config(tmp_path, capsys, monkeypatch):
+    import imagenet_rib.scoring
     from imagenet_rib.cli import main
     from imagenet_rib.cli.run import load_config
-    from report_data import store_for_config
+    from report_data import pair_groups, store_for_config
+
+    monkeypatch.setattr(imagenet_rib.scoring, "part_groups", pair_groups)  # 50-image parts
 
     config = load_config("mini-rib-quick", output_dir=str(tmp_path))
     store = store_for_config(config, tmp_path)
@@ -315,5 +318,16 @@ def test_cli_report_of_a_config(tmp_path, capsys):
     )
     md = (out / "report.md").read_text()
     assert "Fine-tuning sets scored: mini-r, mini-sketch (2 of 8)" in md
+    assert "resampling groups of views of one source on mini-v2" in md  # `rib report --config`
     assert '"name": "mini-rib-quick"' in md  # the config in the provenance section
     assert "Series drawn once" not in md  # random accuracies: no series repeats another
+
+
+def test_figures_of_sources_with_one_file_stem_do_not_overwrite_each_other(tmp_path):
+    df, correct = synthetic_results()
+    df = df.replace({"model": {"src-a": "org/src", "src-b": "org_src"}})
+    res = build_report(df, tmp_path, suite=toy_suite(), correct=correct, n_boot=20)
+    heatmaps = sorted(p.name for k, p in res.figures.items() if k.startswith("dA(i -> j)"))
+    assert heatmaps == ["delta_org_src-2.png", "delta_org_src.png"]
+    assert len(set(res.figures.values())) == len(res.figures)
+    assert all(p.is_file() for p in res.figures.values())

@@ -248,9 +248,14 @@ def test_no_baseline_nothing_to_score_and_empty_tables():
 # ------------------------------------------------------------------ sweep.scores / rib run
 
 
-def test_sweep_scores_and_the_run_summary(tmp_path, capsys):
+def test_sweep_scores_and_the_run_summary(tmp_path, capsys, monkeypatch):
+    import imagenet_rib.scoring
     from imagenet_rib.cli.run import load_config, print_summary
     from imagenet_rib.sweep import scores
+    from report_data import pair_groups
+
+    # the synthetic store's parts hold 50 images, not the real parts' (whose groups it loads)
+    monkeypatch.setattr(imagenet_rib.scoring, "part_groups", pair_groups)
 
     config = load_config("mini-rib-quick", output_dir=str(tmp_path))
     store = store_for_config(config, tmp_path, drop=[("linear-probe", "mini-r")])
@@ -277,6 +282,8 @@ def test_sweep_scores_and_the_run_summary(tmp_path, capsys):
         "per-set RI_i available for mini-sketch"
     ) in out
     assert "Intervals: images: 95% paired percentile bootstrap" in out
+    assert "resampling groups of views of one source on mini-v2, mini-a" in out
+    assert table.clustered == tuple(d for d in config.load_suite().datasets)
     # records of runs outside the config's plan never enter its scores
     other = load_config("mini-rib-quick", output_dir=str(tmp_path), seeds=[5])
     assert len(scores(other, store)) == 0

@@ -8,6 +8,12 @@ computed on finite test sets has sampling error, estimated here by:
   scores the SAME redrawn images for the pretrained and every fine-tuned model, so
   dA*(i->j) = A*(i->j) - A*_pre(j) keeps the pairing. The interval of a statistic T is
   [q_{(1-c)/2}, q_{(1+c)/2}] of its B replicates T*_1..T*_B (Efron & Tibshirani 1993, 13.3).
+  Where several rows share a source (a `group`: the views of one object, the corrupted
+  versions of one clean image) their errors are correlated, and resampling rows as if they
+  were independent makes the interval too narrow. Given groups, a replicate redraws the G
+  groups instead (the cluster bootstrap, Davison & Hinkley 1997, 3.8) and scores
+  A* = 100 * sum_g c_g S_g / sum_g c_g n_g with c_g the draw counts, S_g the number of correct
+  rows of group g and n_g its size (a ratio estimator: groups may differ in size).
 - `seed_intervals`: the same percentile bootstrap over training seeds (each replicate
   redraws the S seeds with replacement and averages them), or a Student t interval, which
   is better behaved with the 3 to 5 seeds a sweep usually has.
@@ -21,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -90,6 +96,9 @@ class RIBIntervals:
         mri, mean_acc_pre, avg_ood_post, mean_reference_degradation, mean_in_task_gain:
             intervals of the overall scores (`mean_reference_degradation` is all-NaN
             without a reference).
+        replicates: ``{overall score: (B,) replicates}`` of a bootstrap over images (empty
+            otherwise): two results scored with the same draws give the paired bootstrap of
+            their difference (`scoring.findings`).
     """
 
     scores: RIBScores
@@ -106,6 +115,7 @@ class RIBIntervals:
     avg_ood_post: Interval
     mean_reference_degradation: Interval
     mean_in_task_gain: Interval
+    replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         cols, rows = self.scores.columns, self.scores.finetune_sets
@@ -207,30 +217,67 @@ def as_correct(value: Any, where: str) -> np.ndarray:
     return arr.astype(bool)
 
 
-def resample_accuracies(values: np.ndarray, n_boot: int, seed: int | Sequence[int]) -> np.ndarray:
+def group_index(groups: Any, n: int, where: str = "groups") -> np.ndarray:
+    """(n,) group labels (any values) -> (n,) int codes 0..G-1 numbered by first appearance,
+    so the same rows give the same codes (and the same bootstrap draws) on every machine, and
+    singleton groups number the rows as the image bootstrap does."""
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ScoreInputError(
+            f"{where} must give one group label per image ({n}), got shape {arr.shape}; pass the "
+            "`group` column of the same test part, in the order the images were evaluated"
+        )
+    _, first, codes = np.unique(arr.astype(str), return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[codes.ravel()]
+
+
+def resample_accuracies(
+    values: np.ndarray,
+    n_boot: int,
+    seed: int | Sequence[int],
+    groups: Any = None,
+) -> np.ndarray:
     """Bootstrap replicates of the accuracies of m models scored on the SAME n images.
 
-    values: (n, m) per-image correctness (bool or 0/1) of each model. Replicate b draws n image
-    indices with replacement (the same draw for every model: paired) and returns
-    A*_b = 100 / n * sum_k c_b(k) values[k] with c_b the draw counts; out: (B, m).
-    The draws depend only on (seed, n, B), so models split over several calls (to bound
-    memory) see the same draws.
+    values: (n, m) per-image correctness (bool or 0/1) of each model. Without groups, replicate
+    b draws n image indices with replacement (the same draw for every model: paired) and
+    returns A*_b = 100 / n * sum_k c_b(k) values[k] with c_b the draw counts; out: (B, m).
+    groups: (n,) labels of the rows' sources; then replicate b draws the G groups with
+    replacement and returns A*_b = 100 * sum_g c_b(g) S_g / sum_g c_b(g) n_g, with S_g: (G, m)
+    the correct rows of group g and n_g its size (the cluster bootstrap; with every row its
+    own group this is the image bootstrap, draw for draw). The draws depend only on
+    (seed, G, B), so models split over several calls (to bound memory) see the same draws.
     """
     n, m = values.shape
+    sizes = None
+    if groups is not None:
+        codes = group_index(groups, n)
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        sizes = np.diff(np.r_[starts, n]).astype(np.float64)  # (G,)
+        # (G, m) correct rows per group (integers: exact in float32 below 2**24 rows)
+        values = np.add.reduceat(np.asarray(values, dtype=np.float32)[order], starts, axis=0)
+    units = len(values)  # G groups, or n images
     out = np.empty((n_boot, m), dtype=np.float64)
-    block = max(1, _BOOT_VALUE_CELLS // n)
-    step = max(1, _BOOT_COUNT_CELLS // n)
+    denom = np.full(n_boot, float(n))
+    block = max(1, _BOOT_VALUE_CELLS // units)
+    step = max(1, _BOOT_COUNT_CELLS // units)
     for lo in range(0, m, block):
         chunk = np.ascontiguousarray(values[:, lo : lo + block], dtype=np.float32)
         rng = np.random.default_rng(seed)
         for start in range(0, n_boot, step):
             k = min(step, n_boot - start)
-            idx = rng.integers(0, n, size=(k, n))
-            counts = np.bincount((idx + n * np.arange(k)[:, None]).ravel(), minlength=k * n)
-            out[start : start + k, lo : lo + block] = (
-                counts.reshape(k, n).astype(np.float32) @ chunk
-            )
-    return out * (100.0 / n)
+            idx = rng.integers(0, units, size=(k, units))
+            counts = np.bincount((idx + units * np.arange(k)[:, None]).ravel(), minlength=k * units)
+            counts = counts.reshape(k, units)
+            out[start : start + k, lo : lo + block] = counts.astype(np.float32) @ chunk
+            if sizes is not None and lo == 0:
+                denom[start : start + k] = counts @ sizes  # rows in the replicate
+    if sizes is None:
+        return out * (100.0 / n)
+    return out * (100.0 / denom[:, None])
 
 
 def intervals_from_replicates(
@@ -249,7 +296,9 @@ def intervals_from_replicates(
     idx = np.array([point.suite.index(r) for r in point.finetune_sets])
     reps = rib_arrays(pre_b, post_b, idx, len(point.suite))
     stats = {k: _quantiles(v, confidence) for k, v in reps.items()}
-    return _assemble(point, stats, method, confidence, len(pre_b))
+    out = _assemble(point, stats, method, confidence, len(pre_b))
+    out.replicates = {k: reps[k] for k in OVERALL if k in reps}
+    return out
 
 
 def bootstrap_rib(
@@ -262,9 +311,10 @@ def bootstrap_rib(
     confidence: float = 0.95,
     seed: int = 0,
     *,
+    groups: Mapping[str, Any] | None = None,
     allow_extra: bool = False,
 ) -> RIBIntervals:
-    """Paired percentile bootstrap over images of every RIB score.
+    """Paired percentile bootstrap over images (or groups of images) of every RIB score.
 
     A(i->j) = 100 / n_j * sum_k correct_post[i][j][k], A_pre(j) likewise; each of the B = n_boot
     replicates redraws the n_j images of D_j with replacement (independently per j, the same
@@ -280,11 +330,17 @@ def bootstrap_rib(
         n_boot: B, the number of bootstrap replicates.
         confidence: c, the nominal coverage.
         seed: seed of the resampling generator.
+        groups: groups[j]: (n_j,) source labels of D_j's images (the dataset's `group`
+            column, same order); D_j is then resampled by group (the cluster bootstrap, see
+            `resample_accuracies`). Sets without an entry are resampled by image.
     """
     suite, rows = check_suite(suite, reference, finetune_sets)
     check_confidence(confidence)
     check_n_boot(n_boot)
     cols = score_columns(suite, reference)
+    groups = dict(groups or {})
+    if set(groups) - set(cols):
+        raise unknown_names_error("dataset", sorted(set(groups) - set(cols)), cols)
     if not allow_extra:
         extra = sorted({*correct_pre, *(j for r in correct_post.values() for j in r)} - set(cols))
         extra += sorted(set(correct_post) - set(suite))
@@ -313,7 +369,8 @@ def bootstrap_rib(
         stack = np.stack(models, axis=1)  # (n_j, 1 + models)
         acc = 100.0 * stack.mean(0, dtype=np.float64)
         pre[b], post[which, b] = acc[0], acc[1:]
-        boot = resample_accuracies(stack, n_boot, (seed, b))  # independent draws per column
+        # independent draws per column
+        boot = resample_accuracies(stack, n_boot, (seed, b), groups.get(j))
         pre_b[:, b] = boot[:, 0]
         post_b[:, which, b] = boot[:, 1:]
     point = scores_from_arrays(pre, post, suite, rows, reference)
@@ -379,6 +436,7 @@ __all__ = [
     "Interval",
     "RIBIntervals",
     "bootstrap_rib",
+    "group_index",
     "intervals_from_replicates",
     "resample_accuracies",
     "seed_intervals",

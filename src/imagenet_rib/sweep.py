@@ -323,11 +323,13 @@ def scores(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    sources: dict[str, str] | None = None,
 ) -> ScoreTable:
     """The RIB scores of this config's runs (`scoring.score_records` over the records of the
     runs its plan names, with image intervals from the store's correctness vectors unless
-    `n_boot` is 0)."""
-    from .scoring import score_records
+    `n_boot` is 0; resampled by group where test images share a source: `part_groups` reads
+    the test parts' `group` column, from `sources` as `run` takes them)."""
+    from .scoring import part_groups, score_records
 
     suite = config.load_suite()
     store = store or ResultStore(config.store_path)
@@ -338,6 +340,13 @@ def scores(
         [r for r in store.records(suite=suite.name) if r.run_id in ids],
         suite,
         correct=store.correct if n_boot else None,
+        groups=(
+            part_groups(
+                suite.replace(sources={**suite.sources, **(sources or {})}), config.split_config
+            )
+            if n_boot
+            else None
+        ),
         finetune_sets=[d for d in suite.datasets if d in trained],
         n_boot=n_boot,
         confidence=confidence,

@@ -61,12 +61,12 @@ def load_config(name_or_path: str, **overrides):
     return BenchmarkConfig.load(path, **overrides)
 
 
-def print_summary(config, store=None) -> None:
+def print_summary(config, store=None, sources=None) -> None:
     """The config's RIB scores: mRI with its intervals beside the in-task gain, one row per
     complete configuration, and one sentence per configuration still missing cells."""
     from ..sweep import scores
 
-    print(scores(config, store).to_markdown())
+    print(scores(config, store, sources=sources).to_markdown())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,5 +117,5 @@ def run(args: argparse.Namespace) -> int:
             f"{len(result.executed)} run(s) executed, {len(result.skipped)} already done "
             f"({result.seconds:.0f} s); results in {result.store}"
         )
-    print_summary(config, ResultStore(config.store_path))
+    print_summary(config, ResultStore(config.store_path), sources)
     return 0

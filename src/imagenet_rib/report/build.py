@@ -236,6 +236,7 @@ def build_report(
     *,
     suite: Any = None,
     correct: Callable[[tuple[str, str, str, str]], Any] | None = None,
+    groups: Mapping[str, Any] | None = None,
     config: Any = None,
     otdd: Mapping[str, Any] | None = None,
     formats: Sequence[str] = FORMATS,
@@ -251,7 +252,8 @@ def build_report(
     Args:
         results: a `ScoreTable` (``sweep.scores(config, store)``), or records to score
             (``ResultStore.to_dataframe()``, a list of `ResultRecord`) with `suite`,
-            `correct`, `part`, `n_boot`, `confidence`, `seed` as in `scoring.score_records`.
+            `correct`, `groups`, `part`, `n_boot`, `confidence`, `seed` as in
+            `scoring.score_records`.
         suite: the records' suite (default: the single suite name in the records).
         config: the `BenchmarkConfig` behind the results: orders the rows and goes into the
             provenance section.
@@ -268,7 +270,7 @@ def build_report(
     table = (
         results
         if isinstance(results, ScoreTable)
-        else _score(results, suite, correct, config, part, n_boot, confidence, seed)
+        else _score(results, suite, correct, groups, config, part, n_boot, confidence, seed)
     )
     if not len(table):
         raise ConfigError(
@@ -277,6 +279,7 @@ def build_report(
         )
     out_dir = Path(out_dir)
     figs, omitted = report_figures(table, otdd=otdd, bar_method=bar_method)
+    _unique_names(figs)
     paths_of = {}
     for f in figs:
         paths_of[f.heading] = F.save_figure(f.figure, out_dir / "figures" / f"{f.name}.png")
@@ -298,7 +301,19 @@ def build_report(
     return result
 
 
-def _score(records, suite, correct, config, part, n_boot, confidence, seed) -> ScoreTable:
+def _unique_names(figs: list[ReportFigure]) -> None:
+    """Give figures whose file stems coincide (sources whose names differ only in characters
+    a file name cannot hold, e.g. ``org/model`` and ``org_model``) distinct stems, so no
+    figure overwrites another."""
+    seen: dict[str, int] = {}
+    for f in figs:
+        k = seen.get(f.name.lower(), 0)  # case-insensitive file systems
+        seen[f.name.lower()] = k + 1
+        if k:
+            f.name = f"{f.name}-{k + 1}"
+
+
+def _score(records, suite, correct, groups, config, part, n_boot, confidence, seed) -> ScoreTable:
     from ..errors import UnknownNameError
     from ..scoring import as_records
     from ..suites import load_suite
@@ -321,6 +336,7 @@ def _score(records, suite, correct, config, part, n_boot, confidence, seed) -> S
         recs,
         suite,
         correct=correct,
+        groups=groups,
         part=part,
         n_boot=n_boot,
         confidence=confidence,

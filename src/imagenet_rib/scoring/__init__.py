@@ -11,7 +11,9 @@ each against the pretrained baseline (method ``"pretrained"``) of the SAME model
   is missing in the aggregate, never averaged over the seeds that have it;
 - image intervals of the aggregate (given a correctness lookup): the paired percentile
   bootstrap over test images of `intervals.resample_accuracies`, ONE draw per evaluation
-  set shared by every model, so dA*(i->j) stays paired. Replicates of a record are
+  set shared by every model, so dA*(i->j) stays paired; given the sets' `group` columns
+  (`groups=part_groups(suite, split)`), a set whose rows share sources is resampled by group
+  (the cluster bootstrap: correlated views do not count as independent evidence). Replicates of a record are
   re-centred on its recorded accuracy (for ImageNet-C-style sets the accuracy is a mean
   over corruption/severity groups, not the row mean of the correctness vector);
 - seed intervals of the aggregate where >= 2 seeds exist: Student t over seeds
@@ -33,6 +35,7 @@ import numpy as np
 from ..intervals import check_confidence, check_n_boot, intervals_from_replicates, seed_intervals
 from ..records import ResultRecord
 from ..scores import ScoreInputError, scores_from_arrays
+from .groups import part_groups
 from .inputs import (
     CorrectLookup,
     Replicates,
@@ -50,7 +53,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CorrectLookup", "ScoreKey", "ScoreResult", "ScoreTable", "as_records", "score_records"]
+__all__ = [
+    "CorrectLookup",
+    "ScoreKey",
+    "ScoreResult",
+    "ScoreTable",
+    "as_records",
+    "part_groups",
+    "score_records",
+]
 
 
 def _score_group(
@@ -100,6 +111,7 @@ def score_records(
     suite: SuiteConfig | str,
     *,
     correct: CorrectLookup | None = None,
+    groups: Mapping[str, Any] | None = None,
     finetune_sets: Sequence[str] | None = None,
     part: str = "test",
     n_boot: int = 1000,
@@ -116,6 +128,8 @@ def score_records(
         suite: the `SuiteConfig` the runs used (or a name / YAML path for `load_suite`); its
             datasets order the matrix and its `reference` is the pretraining reference.
         correct: per-image correctness lookup (``ResultStore.correct``) for image intervals.
+        groups: ``{D_j: (n_j,) group labels}`` of the evaluated parts (`part_groups`): those
+            sets are resampled by group (cluster bootstrap); others by image.
         finetune_sets: the rows D_i of every matrix (mRI averages over them); default:
             every suite dataset any fine-tuned record was trained on, in suite order.
         part: the evaluation part scored (``"test"``).
@@ -133,14 +147,14 @@ def score_records(
         check_n_boot(n_boot)
     recs = select_records(as_records(records), suite, part)
     provenance = provenance_of(recs)
-    base, groups = split_cells(recs)
-    trained = {i for cells in groups.values() for _, i, _ in cells}
+    base, configs = split_cells(recs)
+    trained = {i for cells in configs.values() for _, i, _ in cells}
     rows = (
         tuple(d for d in suite.datasets if d in trained)
         if finetune_sets is None
         else tuple(finetune_sets)
     )
-    for key in groups:
+    for key in configs:
         if (key.model, key.model_revision) not in base:
             have = sorted(rev for m, rev in base if m == key.model)
             raise ScoreInputError(
@@ -149,15 +163,15 @@ def score_records(
                 "evaluate that revision's baseline (`rib run` does) before scoring"
             )
     reps = None
-    if correct is not None and groups:
-        reps = Replicates(recs, correct, suite.eval_datasets, n_boot, seed)
+    if correct is not None and configs:
+        reps = Replicates(recs, correct, suite.eval_datasets, n_boot, seed, groups)
     results = [
         _score_group(k, c, base[(k.model, k.model_revision)], suite, rows, reps, n_boot, confidence)
-        for k, c in groups.items()
+        for k, c in configs.items()
         if rows
     ]
-    m_order = order_of(models, {k.model for k in groups})
-    t_order = order_of(methods, {k.method for k in groups})
+    m_order = order_of(models, {k.model for k in configs})
+    t_order = order_of(methods, {k.method for k in configs})
     results.sort(
         key=lambda r: (
             m_order[r.model],
@@ -168,5 +182,14 @@ def score_records(
     )
     baselines = {k: {j: r.accuracy for j, r in v.items()} for k, v in base.items()}
     return ScoreTable(
-        suite, rows, part, confidence, n_boot if reps else 0, seed, results, baselines, provenance
+        suite,
+        rows,
+        part,
+        confidence,
+        n_boot if reps else 0,
+        seed,
+        results,
+        baselines,
+        provenance,
+        clustered=tuple(reps.clustered) if reps else (),
     )

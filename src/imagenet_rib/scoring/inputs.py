@@ -1,16 +1,17 @@
 """The scoring road's inputs: records from any source, checked so that nothing mixes, and the
-image-bootstrap replicates of every record (one paired draw per evaluation set)."""
+image-bootstrap replicates of every record (one paired draw per evaluation set, by group of
+images where the set's rows share sources)."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..intervals import as_correct, resample_accuracies
+from ..intervals import as_correct, group_index, resample_accuracies
 from ..records import ResultRecord
 from ..scores import PRETRAINED, ScoreInputError
 from .results import ScoreKey
@@ -142,7 +143,11 @@ def split_cells(records: list[ResultRecord]) -> tuple[dict, dict]:
 
 
 class Replicates:
-    """Bootstrap replicates (B,) of every record's accuracy, one paired draw per column."""
+    """Bootstrap replicates (B,) of every record's accuracy, one paired draw per column.
+
+    `groups[j]` (the `group` column of D_j's evaluated part) makes D_j's draw a cluster
+    bootstrap over its G_j groups; `clustered` lists the columns with fewer groups than rows
+    (where it differs from the image bootstrap)."""
 
     def __init__(
         self,
@@ -151,8 +156,17 @@ class Replicates:
         columns: Sequence[str],
         n_boot: int,
         seed: int,
+        groups: Mapping[str, Any] | None = None,
     ) -> None:
+        groups = dict(groups or {})
+        unknown = sorted(set(groups) - set(columns))
+        if unknown:
+            raise ScoreInputError(
+                f"groups were given for dataset(s) {unknown} that the suite does not evaluate "
+                f"({list(columns)}); pass the `group` columns of the suite's test parts"
+            )
         self.values: dict[tuple[str, str, str, str], np.ndarray] = {}
+        self.clustered: list[str] = []
         for b, j in enumerate(columns):
             keep, vectors = [], []
             for r in (r for r in records if r.eval_dataset == j):
@@ -176,7 +190,11 @@ class Replicates:
                     "model)); the paired bootstrap needs the same test part for every model"
                 )
             stack = np.stack(vectors, axis=1)  # (n_j, m) bool
-            reps = resample_accuracies(stack, n_boot, (seed, b))
+            where = f"groups[{j!r}] (the `group` column of its test part)"
+            codes = None if j not in groups else group_index(groups[j], len(stack), where)
+            if codes is not None and codes.max() + 1 < len(stack):
+                self.clustered.append(j)
+            reps = resample_accuracies(stack, n_boot, (seed, b), codes)
             rowmean = 100.0 * stack.mean(0, dtype=np.float64)
             for k, r in enumerate(keep):
                 shift = r.accuracy - rowmean[k]

@@ -175,6 +175,7 @@ class ScoreTable:
     results: list[ScoreResult]
     baselines: dict[tuple[str, str], dict[str, float]]  # (model, revision) -> {D_j: A_pre}
     provenance: dict[str, Any] = field(default_factory=dict)
+    clustered: tuple[str, ...] = ()  # sets whose image bootstrap resampled groups of rows
 
     def __iter__(self) -> Iterator[ScoreResult]:
         return iter(self.results)
@@ -210,9 +211,14 @@ class ScoreTable:
         pct = f"{100 * self.confidence:g}%"
         parts = []
         if self.n_boot:
+            by_group = (
+                f", resampling groups of views of one source on {', '.join(self.clustered)}"
+                if self.clustered
+                else ""
+            )
             parts.append(
                 f"images: {pct} paired percentile bootstrap over test images (B = {self.n_boot}, "
-                f"seed {self.seed}; the same draw for every model on a set)"
+                f"seed {self.seed}; the same draw for every model on a set{by_group})"
             )
         if any(r.seed_intervals for r in self.results):
             parts.append(f"seeds: {pct} Student t interval over seeds (configurations with >= 2)")
@@ -229,6 +235,7 @@ class ScoreTable:
                 "confidence": self.confidence,
                 "n_boot": self.n_boot,
                 "seed": self.seed,
+                "clustered": list(self.clustered),
                 "provenance": self.provenance,
                 "results": [r.to_dict(detail=detail) for r in self.results],
             }
