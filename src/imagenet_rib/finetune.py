@@ -152,14 +152,44 @@ def _finished(run_dir: Path, resolved: dict[str, Any]) -> FinetuneResult:
     )
 
 
+#: files of a run folder besides the model files (anything else makes it a user folder)
+RUN_FILES = (CONFIG_FILE, LOG_FILE, SUMMARY_FILE, "checkpoints", "stages")
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """The ``rib_config.json`` of a run folder (ConfigError if it is unreadable)."""
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"{path} is unreadable or not valid JSON ({err}); the run folder is damaged "
+            f"(e.g. a copy cut short): copy it again, or delete the folder to rerun the run"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object; the run folder is damaged")
+    return data
+
+
 def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
-    """True if `run_dir` holds this run already; raises if it holds a different one."""
+    """True if `run_dir` holds this run already, False if it is absent or empty; raises if it
+    is a file, a folder of other files, or a run folder of a different run (left untouched)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(
+            f"output folder {run_dir} is a file; give the path of a new or existing run folder"
+        )
     path = run_dir / CONFIG_FILE
     if not path.exists():
+        if run_dir.is_dir() and any(run_dir.iterdir()):
+            shown = sorted(p.name for p in run_dir.iterdir())[:5]
+            raise ConfigError(
+                f"output folder {run_dir} is not empty ({shown}) and is not a run folder (no "
+                f"{CONFIG_FILE}); it was left untouched: give a new or empty folder"
+            )
         return False
     from .training import MACHINE_FIELDS
 
-    old = json.loads(path.read_text())
+    old = read_config(run_dir)
     if isinstance(old.get("train"), dict):  # folders written before these moved to provenance
         old["train"] = {k: v for k, v in old["train"].items() if k not in MACHINE_FIELDS}
     strip = lambda d: {k: v for k, v in d.items() if k != "provenance"}  # noqa: E731
@@ -174,6 +204,13 @@ def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
             f"pass another output_dir or delete that folder to replace it"
         )
     return True
+
+
+def _folder_lock(run_dir: Path):
+    """The run folder's lock (main process only: the ranks of one launch share the folder)."""
+    from .locks import folder_lock
+
+    return folder_lock(run_dir, what="run folder") if _is_main() else contextlib.nullcontext()
 
 
 def finetune(
@@ -239,17 +276,12 @@ def _finetune(
     opt_in,
     callbacks,
 ) -> FinetuneResult:
-    import numpy as np
-    from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
-
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
     from .data.stream import ImageRows
     from .determinism import compute_provenance
     from .methods import SetupContext, get_method
-    from .methods.weights import save_module
-    from .training import MACHINE_FIELDS, build_trainer
+    from .training import MACHINE_FIELDS, check_runnable
 
     meth = get_method(method)
     if meth.kind != "train":
@@ -274,6 +306,11 @@ def _finetune(
             f"{spec.label_space!r}"
         )
     protocol = spec.protocol(rule)
+    if max_train_samples is not None:
+        from .config import check_range
+
+        check_range("finetune", "max_train_samples", max_train_samples, 1)
+    check_runnable(tcfg, int(os.environ.get("WORLD_SIZE", "1")))
     sources = dict(sources or {})
     if source is not None and sources.get(dataset, source) != source:
         raise ConfigError(
@@ -316,17 +353,8 @@ def _finetune(
     if _check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
         logger.info("run %s is finished; not retraining", run_dir)
         return _finished(run_dir, resolved)
-    log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
-    if _is_main():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            for stale in (ckpt_root, run_dir / "stages"):
-                shutil.rmtree(stale, ignore_errors=True)
-            log_path.unlink(missing_ok=True)
-        atomic_write_text(
-            run_dir / CONFIG_FILE, json.dumps(resolved, indent=2, sort_keys=True) + "\n"
-        )
-
+    # everything that can be checked is checked before the folder is touched: a refused
+    # command leaves nothing behind, so the corrected command works
     part = load_split(
         dataset, "train", split, rule=rule, source=source, max_samples=max_train_samples
     )
@@ -342,6 +370,68 @@ def _finetune(
         mixed_precision=tcfg.mixed_precision,
         num_workers=tcfg.workers(),
     )
+    with _folder_lock(run_dir):
+        _check_folder(run_dir, resolved)  # again under the lock: another process may have begun
+        return _train(
+            run_dir,
+            resolved,
+            loaded,
+            meth,
+            stages,
+            tcfg,
+            train_ds,
+            part,
+            protocol,
+            context,
+            dataset,
+            resume,
+            callbacks,
+        )
+
+
+def _start(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
+    """Create the run folder (or reuse it) and write its config: the first write of a run."""
+    if not _is_main():
+        return
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            for stale in (run_dir / "checkpoints", run_dir / "stages"):
+                shutil.rmtree(stale, ignore_errors=True)
+            (run_dir / LOG_FILE).unlink(missing_ok=True)
+        atomic_write_text(
+            run_dir / CONFIG_FILE, json.dumps(resolved, indent=2, sort_keys=True) + "\n"
+        )
+    except PermissionError as err:
+        raise ConfigError(
+            f"cannot write the run folder {run_dir} ({err.strerror}); choose a writable "
+            f"--output-dir"
+        ) from None
+
+
+def _train(
+    run_dir,
+    resolved,
+    loaded,
+    meth,
+    stages,
+    tcfg,
+    train_ds,
+    part,
+    protocol,
+    context,
+    dataset,
+    resume,
+    callbacks,
+) -> FinetuneResult:
+    import numpy as np
+
+    from .checkpoints import last_complete_checkpoint
+    from .methods.weights import save_module
+    from .training import build_trainer, check_finite_weights
+
+    log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
+    started = False
     steps, trainer = 0, None
     for i, stage in enumerate(stages):
         stage_dir = run_dir / "stages" / stage.name
@@ -355,13 +445,12 @@ def _finetune(
 
             loaded = dataclasses.replace(loaded, model=load_module(stage_dir)[0])
             continue
+        from transformers import set_seed
+
         set_seed(tcfg.seed)
         module = stage.method.prepare(loaded, stage.config)
         regs = stage.method.regularisers(loaded, stage.config, context)
         ckpt = ckpt_root / stage.name
-        last = get_last_checkpoint(str(ckpt)) if resume and ckpt.is_dir() else None
-        if _is_main():
-            _trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
         trainer = build_trainer(
             module,
             train_ds,
@@ -375,9 +464,18 @@ def _finetune(
             stage=stage.name,
             callbacks=callbacks,
         )
+        if not started:  # the stage's module and Trainer (regularisers) are set up
+            _start(run_dir, resolved, resume)
+            started = True
+        last = last_complete_checkpoint(ckpt) if resume and _is_main() else None
+        last = _broadcast(last, trainer)
+        if _is_main():
+            _trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
         trainer.train(resume_from_checkpoint=last)
         steps += trainer.state.global_step
-        final = stage.method.finalize(trainer.accelerator.unwrap_model(trainer.model), stage.config)
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+        check_finite_weights(trained, trainer.args)  # a diverged run is never finalized
+        final = stage.method.finalize(trained, stage.config)
         loaded = dataclasses.replace(loaded, model=final)
         if i < len(stages) - 1 and _is_main():
             with atomic_dir(stage_dir) as tmp:
@@ -387,6 +485,8 @@ def _finetune(
     from accelerate.utils import gather_object
 
     final = loaded.model.eval()
+    if trainer is not None:
+        check_finite_weights(final, trainer.args)
     checksums = gather_object([state_checksum(final)])
     info = {
         "name": f"{loaded.name}@{meth.name}:{dataset}",
@@ -418,6 +518,15 @@ def _finetune(
     return FinetuneResult(
         run_dir, final, loaded.transform, meth.name, resolved, _read_log(log_path)
     )
+
+
+def _broadcast(value: Any, trainer: Any) -> Any:
+    """The main process's `value` on every process (the checkpoint every rank resumes)."""
+    if trainer.accelerator.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value])[0]
 
 
 def load_run(run_dir: str | Path) -> LoadedModel:

@@ -6,7 +6,8 @@ every suite dataset and of the reference, then writes its records, correctness
 vectors and its ``done`` mark to the `ResultStore` in ONE transaction. A run id is a hash
 of everything that defines the run, so re-running the same config after an interruption
 (even ``kill -9`` mid-write) skips finished runs, resumes the interrupted one from its
-checkpoint folder, and ends with the same store as an uninterrupted run.
+checkpoint folder, and ends with the same store as an uninterrupted run. A run that
+diverges is marked failed (no records) and the sweep goes on with the others.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, distributed
 from .data.splits import SplitConfig
 from .determinism import compute_provenance
+from .errors import TrainingDivergedError
 from .paths import atomic_write_text
 from .plan import KINDS, BenchmarkConfig, MethodEntry, RunSpec, builtin_config, plan
 from .records import RUN_ID_FILE, ResultRecord
@@ -219,38 +221,35 @@ def execute(
     return info
 
 
-@contextlib.contextmanager
-def _run_lock(run_dir: Path) -> Iterator[None]:
-    """Keep two sweeps (e.g. two `rib run` of one config) from running the same run at once.
-
-    Ranks of one data-parallel launch run every run together, so they take no lock. The OS
-    releases the lock of a killed process.
-    """
+def _run_lock(run_dir: Path):
+    """Keep two sweeps (e.g. two `rib run` of one config) from running the same run at once:
+    the second waits, then finds it done. Ranks of one data-parallel launch run every run
+    together, so they take no lock; the OS releases the lock of a killed process."""
     if distributed.world_size() > 1:
-        yield
-        return
-    from filelock import FileLock
+        return contextlib.nullcontext()
+    from .locks import folder_lock
 
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(run_dir) + ".lock"):
-        yield
+    return folder_lock(run_dir, wait=True, what="run folder")
 
 
 @dataclass
 class SweepResult:
-    """What `run` did: the plan, which runs it executed / skipped, and the store path."""
+    """What `run` did: the plan, which runs it executed / skipped / saw fail (run id ->
+    error message; a failed run records nothing), and the store path."""
 
     plan: list[RunSpec]
     executed: list[str]
     skipped: list[str]
     store: Path
     seconds: float
+    failed: dict[str, str] = dataclass_field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": len(self.plan),
             "executed": self.executed,
             "skipped": self.skipped,
+            "failed": self.failed,
             "store": str(self.store),
             "seconds": self.seconds,
         }
@@ -282,7 +281,7 @@ def run(
         for s in specs:
             ctx.store.mark_planned(s.run_id, s.to_dict())
     todo = [s for s in specs if only is None or s.run_id in only]
-    executed, skipped = [], []
+    executed, skipped, failed = [], [], {}
     bar = None
     if progress and distributed.is_main_process():
         from tqdm.auto import tqdm
@@ -307,13 +306,26 @@ def run(
                     spec.finetune_dataset or "-",
                     spec.seed,
                 )
-                execute(spec, ctx, by_id)
-                executed.append(spec.run_id)
+                lost = [d for d in spec.depends_on if d in failed]
+                if lost:
+                    failed[spec.run_id] = f"its source run(s) {lost} failed"
+                else:
+                    try:
+                        execute(spec, ctx, by_id)
+                        executed.append(spec.run_id)
+                    except TrainingDivergedError as err:  # this run's fault: go on with the others
+                        failed[spec.run_id] = str(err)
+                if spec.run_id in failed:
+                    logger.error("run %s failed: %s", spec.run_id, failed[spec.run_id])
+                    if distributed.is_main_process():
+                        ctx.store.mark_failed(spec.run_id, failed[spec.run_id])
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    return SweepResult(specs, executed, skipped, ctx.store.path, round(time.time() - start, 2))
+    return SweepResult(
+        specs, executed, skipped, ctx.store.path, round(time.time() - start, 2), failed
+    )
 
 
 def scores(
