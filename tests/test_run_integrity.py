@@ -4,6 +4,7 @@ folders are never someone else's and are locked while used, checkpoints resume e
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,7 @@ def finetune_argv(root: Path, out: Path, *extra: str) -> list[str]:
 # ------------------------------------------------------------------------ diverged runs
 
 
+@pytest.mark.slow
 def test_diverged_finetune_fails_and_records_nothing(tiny_env, tmp_path, capsys):
     assert main(finetune_argv(tiny_env, tmp_path / "good")) == 0
     before = snapshot(tmp_path / "good")
@@ -215,3 +217,69 @@ def test_folder_lock_refuses_a_second_holder(tmp_path):
             env=env,
         )
     assert res.stdout.startswith(f"ConfigError run folder {tmp_path / 'r'} is in use"), res
+
+
+# ------------------------------------------------------------------------ checkpoints
+
+
+def _rib(root: Path, out: Path, *fault: str) -> subprocess.CompletedProcess:
+    """`rib finetune` in a fresh process (optionally under tests/fault_inject.py)."""
+    argv = finetune_argv(root, out, "--max-steps", "6", "--save-steps", "2")
+    head = [str(TESTS / "fault_inject.py"), *fault] if fault else ["-m", "imagenet_rib"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(TESTS.parent / "src"),
+        "IMAGENET_RIB_DATA_DIR": str(root / "data"),
+    }
+    return subprocess.run(
+        [sys.executable, *head, *argv], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def _weights(run: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(run / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_kill_during_a_checkpoint_write_then_restart_gives_the_uninterrupted_weights(
+    tiny_root, tmp_path
+):
+    import torch
+
+    ref = _rib(tiny_root, tmp_path / "ref")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    killed = _rib(tiny_root, tmp_path / "run", "checkpoint-write:4")
+    assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL inside checkpoint-4's write
+    ckpts = tmp_path / "run" / "checkpoints" / "ft"
+    # the half-written checkpoint never appears under its final name; the previous one stays
+    assert sorted(p.name for p in ckpts.iterdir()) == [".staging-4", "checkpoint-2"]
+    assert not (ckpts / ".staging-4" / "checkpoint-4" / "optimizer.pt").exists()
+    again = _rib(tiny_root, tmp_path / "run")
+    assert again.returncode == 0, again.stderr[-3000:]
+    got, want = _weights(tmp_path / "run"), _weights(tmp_path / "ref")
+    assert got.keys() == want.keys()
+    assert all(torch.equal(got[k], want[k]) for k in want)  # bit-identical
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").open()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_resume_skips_a_checkpoint_without_optimizer_state(tmp_path, caplog):
+    from imagenet_rib.checkpoints import REQUIRED, last_complete_checkpoint
+
+    for step in (2, 4):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        for name in (*REQUIRED, "rng_state.pth"):
+            (folder / name).write_text("{}")
+    (tmp_path / ".staging-6" / "checkpoint-6").mkdir(parents=True)  # a killed write
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert not (tmp_path / ".staging-6").exists()
+    (tmp_path / "checkpoint-4" / "optimizer.pt").unlink()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text('{"global_st')  # cut short
+    assert last_complete_checkpoint(tmp_path) is None  # a fresh start: exact, never a guess
+    text = caplog.text
+    assert "skipping incomplete checkpoint" in text and "missing optimizer.pt" in text
+    assert "missing a readable trainer_state.json" in text
