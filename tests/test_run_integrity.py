@@ -114,6 +114,12 @@ def test_sweep_reports_a_diverged_run_goes_on_and_exits_nonzero(tmp_path, capsys
     assert runs[specs["wise-hot"].run_id]["status"] == "failed"
     assert runs[specs["ft"].run_id]["status"] == "done"
     assert {r.method for r in store.records()} == {"pretrained", "ft"}  # nothing from hot runs
+    import torch
+
+    for rec in store.records():  # every record says what decided its float bits
+        prov = json.loads(rec.provenance)
+        assert prov["torch_threads"] == torch.get_num_threads()
+        assert prov["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert not (Path("out/runs") / specs["ft-hot"].run_id / "train_summary.json").exists()
 
 

@@ -9,7 +9,8 @@ suite, the split, the ObjectNet rule and hyperparameter overrides. `plan` expand
 3. one ``derived`` run per (model, derived method, D_i, seed), depending on its source
    runs (WiSE-FT from FT, soups from several methods); no training.
 
-A run id is a hash of everything that defines the run; `sweep.run` executes the plan.
+A run id is a hash of everything that defines the run, the pretrained weights' revision
+and the data version included; `sweep.run` executes the plan.
 """
 
 from __future__ import annotations
@@ -206,11 +207,95 @@ def _sources(m: MethodEntry) -> tuple[str, ...]:
     return tuple(method.sources(method.make_config(m.config)))
 
 
-def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunSpec]:
-    """Expand the matrix into runs in execution order (baselines, trained, derived)."""
+_REVISIONS: dict[tuple[str, Any], str] = {}
+
+
+def _fingerprint(name: str) -> Any:
+    """Sizes and mtimes of a local model folder's files (None for registry names / Hub ids)."""
+    path = Path(name)
+    if not path.is_dir():
+        return None
+    return tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(path.iterdir())
+        if p.is_file()
+    )
+
+
+def revision_of(loaded: Any) -> str:
+    """The revision of a `LoadedModel`: its loader's (content hash of a folder's weights, Hub
+    snapshot, weights file), else a checksum of its loaded state."""
+    if loaded.revision:
+        return loaded.revision
+    from .finetune import state_checksum
+
+    return "state:" + state_checksum(loaded.model)
+
+
+def model_revision(name: str, loaded: Any = None) -> str:
+    """What identifies the weights model `name` resolves to now (`revision_of`); loads the
+    model unless `loaded` is given (cached per process, and per file state of a folder)."""
+    key = (name, _fingerprint(name))
+    if key not in _REVISIONS:
+        if loaded is None:
+            from .models import load_model
+
+            loaded = load_model(name)
+        _REVISIONS[key] = revision_of(loaded)
+    return _REVISIONS[key]
+
+
+def data_version(suite: SuiteConfig) -> dict[str, Any]:
+    """What identifies the suite's data besides its dataset names: the Mini-RIB build version
+    and the definitions of suite-defined datasets (without their machine-local sources)."""
+    from .data.mini import MINI_VERSION
+    from .data.specs import get_dataset_spec
+
+    out: dict[str, Any] = {}
+    if any(get_dataset_spec(d).layout == "mini" for d in suite.eval_datasets):
+        out["mini-rib"] = MINI_VERSION
+    if suite.define:
+        out["define"] = {
+            name: {k: v for k, v in entry.items() if k != "source"}
+            for name, entry in sorted(suite.define.items())
+        }
+    return out
+
+
+def _common(suite: SuiteConfig, split: SplitConfig, model: str, revision: str) -> dict[str, Any]:
+    """The fields every run id of `model` on `suite` hashes (its baseline's included)."""
+    return {
+        "model": model,
+        "revision": revision,
+        "suite": suite.name,
+        "data": data_version(suite),
+        "split": split.to_dict(),
+        "rule": suite.objectnet_rule,
+        "datasets": list(suite.eval_datasets),
+    }
+
+
+def baseline_spec(model: str, suite: SuiteConfig, split: SplitConfig, revision: str) -> RunSpec:
+    """The baseline run (pretrained model `model` at `revision` evaluated on `suite`)."""
+    rid = run_id(method="pretrained", **_common(suite, split, model, revision))
+    return RunSpec(rid, "baseline", model, "pretrained", "pretrained", {}, {}, "", 0)
+
+
+def plan(
+    config: BenchmarkConfig,
+    suite: SuiteConfig | None = None,
+    revisions: dict[str, str] | None = None,
+) -> list[RunSpec]:
+    """Expand the matrix into runs in execution order (baselines, trained, derived).
+
+    Every run id hashes the pretrained weights' revision (`revisions`: model -> revision,
+    default `model_revision`, which loads the model) and the suite's `data_version`, so
+    changed weights or data never reuse runs of the old ones.
+    """
     from .data.specs import get_dataset_spec
 
     suite = suite or config.load_suite()
+    revisions = dict(revisions or {})
     ft_sets = config.finetune_datasets or tuple(
         d for d in suite.datasets if not get_dataset_spec(d).requires_opt_in or d in config.opt_in
     )
@@ -221,27 +306,23 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                 f"the licence of {d!r} forbids tuning model parameters on it unless you "
                 f"opt in: add `opt_in: [{d}]` to the config, or drop it from finetune_datasets"
             )
-    common = {
-        "suite": suite.name,
-        "split": config.split_config.to_dict(),
-        "rule": suite.objectnet_rule,
-        "datasets": list(suite.eval_datasets),
-    }
     kinds = {m.label: _method_kind(m.name) for m in config.methods}
+    training = sorted(m.label for m in config.methods if kinds[m.label] == "train")
+    for m in config.methods:  # before any model is loaded for its revision
+        if kinds[m.label] == "derived":
+            sources = _sources(m)
+            missing = [s for s in sources if s not in training]
+            if not sources or missing:
+                raise ConfigError(
+                    f"derived method {m.label!r} needs source runs: set `sources: [<label of a "
+                    f"training method>]` in its entry (missing {missing or 'all'}; training "
+                    f"methods in this config: {training})"
+                )
     baselines, trained, derived = [], [], []
     for model in config.models:
-        base = RunSpec(
-            run_id(model=model, method="pretrained", **common),
-            "baseline",
-            model,
-            "pretrained",
-            "pretrained",
-            {},
-            {},
-            "",
-            0,
-        )
-        baselines.append(base)
+        revision = revisions.get(model) or model_revision(model)
+        common = _common(suite, config.split_config, model, revision)
+        baselines.append(baseline_spec(model, suite, config.split_config, revision))
         for d in ft_sets:
             for seed in config.seeds:
                 ids: dict[str, str] = {}
@@ -250,7 +331,6 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                         continue
                     train = {**config.train, **m.train, "seed": seed}
                     rid = run_id(
-                        model=model,
                         method=m.name,
                         label=m.label,
                         config=m.config,
@@ -278,17 +358,8 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                 for m in config.methods:
                     if kinds[m.label] != "derived":
                         continue
-                    sources = _sources(m)
-                    missing = [s for s in sources if s not in ids]
-                    if not sources or missing:
-                        raise ConfigError(
-                            f"derived method {m.label!r} needs source runs: set `sources: [<label of a "
-                            f"training method>]` in its entry (missing {missing or 'all'}; training "
-                            f"methods in this config: {sorted(ids)})"
-                        )
-                    deps = tuple(ids[s] for s in sources)
+                    deps = tuple(ids[s] for s in _sources(m))
                     rid = run_id(
-                        model=model,
                         method=m.name,
                         label=m.label,
                         config=m.config,

@@ -89,10 +89,16 @@ class _Context:
         return [self._parts[n] for n in self.suite.eval_datasets]
 
     def pretrained(self, name: str) -> Any:
+        """The pretrained model `name`, its `revision` the one its run ids hash."""
+        import dataclasses
+
         from .models import load_model
+        from .plan import model_revision
 
         if name not in self._models:
-            self._models[name] = load_model(name)
+            loaded = load_model(name)
+            revision = model_revision(name, loaded)
+            self._models[name] = dataclasses.replace(loaded, revision=revision)
         return self._models[name]
 
     def run_dir(self, spec: RunSpec) -> Path:
@@ -133,10 +139,14 @@ def make_records(
     provenance: dict[str, Any] | None = None,
 ) -> list[ResultRecord]:
     """One `ResultRecord` per evaluated dataset of one model (variant) of run `spec`;
-    `provenance` is how the evaluation ran (`EvalConfig.provenance`)."""
+    `provenance` is how the evaluation ran (`EvalConfig.provenance`), to which every record
+    adds what else decides its float bits (`compute_provenance`: torch version and thread
+    count, CPU capability; the accelerator's name as ``device_name``)."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cfg = json.dumps(method_config, sort_keys=True, default=str)
-    prov = json.dumps(provenance or {}, sort_keys=True, default=str)
+    machine = compute_provenance()
+    machine["device_name"] = machine.pop("device")
+    prov = json.dumps({**machine, **(provenance or {})}, sort_keys=True, default=str)
     return [
         ResultRecord(
             run_id=spec.run_id,
@@ -275,7 +285,7 @@ def run(
     start = time.time()
     distributed.init()
     ctx = _Context(config, store, sources=sources, eval_config=eval_config)
-    specs = plan(config, ctx.suite)
+    specs = plan(config, ctx.suite, {m: ctx.pretrained(m).revision for m in config.models})
     by_id = {s.run_id: s for s in specs}
     if distributed.is_main_process():
         for s in specs:

@@ -88,10 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..evaluation import EvalConfig, evaluate
     from ..models import load_model
-    from ..records import run_id
+    from ..plan import baseline_spec, model_revision
     from ..results import ResultStore
     from ..suites import load_suite
-    from ..sweep import RunSpec, make_records
+    from ..sweep import make_records
 
     distributed.init()
     split = split_from_args(args)
@@ -130,17 +130,10 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         store = ResultStore(args.store)
         for lm, evals in results:
-            rid = run_id(
-                model=lm.name,
-                method="pretrained",
-                suite=suite.name,
-                split=split.to_dict(),
-                rule=suite.objectnet_rule,
-                datasets=list(suite.eval_datasets),
-            )
-            spec = RunSpec(rid, "baseline", lm.name, "pretrained", "pretrained", {}, {}, "", 0)
+            rev = model_revision(lm.name, lm)  # the baseline's run id is the one `rib run` plans
+            spec = baseline_spec(lm.name, suite, split, rev)
             recs = make_records(
-                suite, split, spec, lm.revision, {"method": "pretrained"}, "", evals, provenance
+                suite, split, spec, rev, {"method": "pretrained"}, "", evals, provenance
             )
             store.add(recs, {r.key: evals[r.eval_dataset].correct for r in recs})
     if args.json:
