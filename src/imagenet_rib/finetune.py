@@ -178,6 +178,11 @@ def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
         raise ConfigError(
             f"output folder {run_dir} is a file; give the path of a new or existing run folder"
         )
+    above = next((p for p in run_dir.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(
+            f"output folder {run_dir} would be inside the file {above}; give a folder path"
+        )
     path = run_dir / CONFIG_FILE
     if not path.exists():
         if run_dir.is_dir() and any(run_dir.iterdir()):
@@ -546,6 +551,12 @@ def _load_run(run_dir: Path) -> LoadedModel:
         raise ConfigError(
             f"{run_dir} holds no finished run (no {SUMMARY_FILE}); run `rib finetune` "
             f"with --output-dir {run_dir} to finish it"
+        )
+    if not (run_dir / "rib_model.json").is_file():
+        raise ConfigError(
+            f"run folder {run_dir} lacks rib_model.json (how to rebuild its model): it is "
+            f"damaged or incompletely copied; copy it again, or re-run `rib finetune` with "
+            f"--output-dir {run_dir} --no-resume"
         )
     module, meta = load_module(run_dir)
     tr = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["transform"].items()}
