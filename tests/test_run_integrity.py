@@ -120,7 +120,13 @@ def test_sweep_reports_a_diverged_run_goes_on_and_exits_nonzero(tmp_path, capsys
         prov = json.loads(rec.provenance)
         assert prov["torch_threads"] == torch.get_num_threads()
         assert prov["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-    assert not (Path("out/runs") / specs["ft-hot"].run_id / "train_summary.json").exists()
+    assert not (Path("out/runs") / specs["ft-hot"].folder_name / "train_summary.json").exists()
+    # readable run folders, one level under out/runs, and no lock file left behind
+    ft = specs["ft"]
+    assert ft.folder_name == f"tiny-model-ft-tiny-a-s0-{ft.run_id[:8]}"
+    assert sorted(p.name for p in Path("out/runs").iterdir()) == sorted(
+        [ft.folder_name, specs["ft-hot"].folder_name]
+    )
 
 
 # ------------------------------------------------------------------------ late validation

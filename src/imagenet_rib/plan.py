@@ -185,6 +185,18 @@ class RunSpec:
 
         return dataclasses.asdict(self)
 
+    @property
+    def folder_name(self) -> str:
+        """A readable, unique run-folder name: ``<model>-<label>-<dataset>-s<seed>-<id[:8]>``
+        (a baseline: ``<model>-pretrained-<id[:8]>``)."""
+        import re
+
+        parts = [Path(self.model).name, self.label]
+        if self.kind != "baseline":
+            parts += [self.finetune_dataset, f"s{self.seed}"]
+        slug = re.sub(r"[^A-Za-z0-9.+_-]+", "-", "-".join(parts)).strip("-.")
+        return f"{slug}-{self.run_id[:8]}"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         return cls(**{**data, "depends_on": tuple(data.get("depends_on", ()))})

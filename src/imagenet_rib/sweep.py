@@ -102,7 +102,7 @@ class _Context:
         return self._models[name]
 
     def run_dir(self, spec: RunSpec) -> Path:
-        return Path(self.config.output_dir) / "runs" / spec.run_id
+        return Path(self.config.output_dir) / "runs" / spec.folder_name
 
     def finetune(self, spec: RunSpec) -> Any:
         """The finished fine-tuning result of a train run (trains or resumes if needed)."""
