@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from imagenet_rib.plan import BenchmarkConfig, model_revision, plan
+from imagenet_rib.plan import BenchmarkConfig, plan
+from imagenet_rib.runs import model_revision
 from imagenet_rib.scores import ScoreInputError
 from rib_tiny import SUITE_YAML, make_model
 

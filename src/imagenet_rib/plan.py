@@ -31,6 +31,7 @@ from .config import (
 from .data.splits import SplitConfig
 from .errors import ConfigError
 from .records import run_id
+from .runs import RunSpec, baseline_spec, common_fields, model_revision
 from .suites import SuiteConfig, load_suite
 
 KINDS = ("baseline", "train", "derived")
@@ -164,44 +165,6 @@ def builtin_config(name: str) -> Path:
     return Path(str(res))
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of the plan; `run_id` hashes every field that defines its results."""
-
-    run_id: str
-    kind: str
-    model: str
-    method: str
-    label: str
-    method_config: dict[str, Any]
-    train: dict[str, Any]
-    finetune_dataset: str
-    seed: int
-    depends_on: tuple[str, ...] = ()
-    max_train_samples: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        import dataclasses
-
-        return dataclasses.asdict(self)
-
-    @property
-    def folder_name(self) -> str:
-        """A readable, unique run-folder name: ``<model>-<label>-<dataset>-s<seed>-<id[:8]>``
-        (a baseline: ``<model>-pretrained-<id[:8]>``)."""
-        import re
-
-        parts = [Path(self.model).name, self.label]
-        if self.kind != "baseline":
-            parts += [self.finetune_dataset, f"s{self.seed}"]
-        slug = re.sub(r"[^A-Za-z0-9.+_-]+", "-", "-".join(parts)).strip("-.")
-        return f"{slug}-{self.run_id[:8]}"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        return cls(**{**data, "depends_on": tuple(data.get("depends_on", ()))})
-
-
 def _method_kind(name: str) -> str:
     from .methods import get_method
 
@@ -217,80 +180,6 @@ def _sources(m: MethodEntry) -> tuple[str, ...]:
         return m.sources
     method = get_method(m.name)
     return tuple(method.sources(method.make_config(m.config)))
-
-
-_REVISIONS: dict[tuple[str, Any], str] = {}
-
-
-def _fingerprint(name: str) -> Any:
-    """Sizes and mtimes of a local model folder's files (None for registry names / Hub ids)."""
-    path = Path(name)
-    if not path.is_dir():
-        return None
-    return tuple(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(path.iterdir())
-        if p.is_file()
-    )
-
-
-def revision_of(loaded: Any) -> str:
-    """The revision of a `LoadedModel`: its loader's (content hash of a folder's weights, Hub
-    snapshot, weights file), else a checksum of its loaded state."""
-    if loaded.revision:
-        return loaded.revision
-    from .finetune import state_checksum
-
-    return "state:" + state_checksum(loaded.model)
-
-
-def model_revision(name: str, loaded: Any = None) -> str:
-    """What identifies the weights model `name` resolves to now (`revision_of`); loads the
-    model unless `loaded` is given (cached per process, and per file state of a folder)."""
-    key = (name, _fingerprint(name))
-    if key not in _REVISIONS:
-        if loaded is None:
-            from .models import load_model
-
-            loaded = load_model(name)
-        _REVISIONS[key] = revision_of(loaded)
-    return _REVISIONS[key]
-
-
-def data_version(suite: SuiteConfig) -> dict[str, Any]:
-    """What identifies the suite's data besides its dataset names: the Mini-RIB build version
-    and the definitions of suite-defined datasets (without their machine-local sources)."""
-    from .data.mini import MINI_VERSION
-    from .data.specs import get_dataset_spec
-
-    out: dict[str, Any] = {}
-    if any(get_dataset_spec(d).layout == "mini" for d in suite.eval_datasets):
-        out["mini-rib"] = MINI_VERSION
-    if suite.define:
-        out["define"] = {
-            name: {k: v for k, v in entry.items() if k != "source"}
-            for name, entry in sorted(suite.define.items())
-        }
-    return out
-
-
-def _common(suite: SuiteConfig, split: SplitConfig, model: str, revision: str) -> dict[str, Any]:
-    """The fields every run id of `model` on `suite` hashes (its baseline's included)."""
-    return {
-        "model": model,
-        "revision": revision,
-        "suite": suite.name,
-        "data": data_version(suite),
-        "split": split.to_dict(),
-        "rule": suite.objectnet_rule,
-        "datasets": list(suite.eval_datasets),
-    }
-
-
-def baseline_spec(model: str, suite: SuiteConfig, split: SplitConfig, revision: str) -> RunSpec:
-    """The baseline run (pretrained model `model` at `revision` evaluated on `suite`)."""
-    rid = run_id(method="pretrained", **_common(suite, split, model, revision))
-    return RunSpec(rid, "baseline", model, "pretrained", "pretrained", {}, {}, "", 0)
 
 
 def plan(
@@ -333,7 +222,7 @@ def plan(
     baselines, trained, derived = [], [], []
     for model in config.models:
         revision = revisions.get(model) or model_revision(model)
-        common = _common(suite, config.split_config, model, revision)
+        common = common_fields(suite, config.split_config, model, revision)
         baselines.append(baseline_spec(model, suite, config.split_config, revision))
         for d in ft_sets:
             for seed in config.seeds:

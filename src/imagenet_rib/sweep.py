@@ -18,22 +18,20 @@ import logging
 import time
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, distributed
-from .data.splits import SplitConfig
+from . import distributed
 from .determinism import compute_provenance
 from .errors import TrainingDivergedError
 from .paths import atomic_write_text
-from .plan import KINDS, BenchmarkConfig, MethodEntry, RunSpec, builtin_config, plan
-from .records import RUN_ID_FILE, ResultRecord
+from .plan import KINDS, BenchmarkConfig, MethodEntry, builtin_config, plan
+from .records import RUN_ID_FILE
 from .results import ResultStore
-from .suites import SuiteConfig
+from .runs import RunSpec, make_records
 
 if TYPE_CHECKING:
-    from .evaluation import DatasetEval, EvalConfig
+    from .evaluation import EvalConfig
     from .scoring import ScoreTable
 
 __all__ = [
@@ -93,7 +91,7 @@ class _Context:
         import dataclasses
 
         from .models import load_model
-        from .plan import model_revision
+        from .runs import model_revision
 
         if name not in self._models:
             loaded = load_model(name)
@@ -126,54 +124,6 @@ class _Context:
         if distributed.is_main_process():  # which run the folder holds, for `rib card`/`push`
             atomic_write_text(self.run_dir(spec) / RUN_ID_FILE, json.dumps({"run_id": spec.run_id}))
         return result
-
-
-def make_records(
-    suite: SuiteConfig,
-    split: SplitConfig,
-    spec: RunSpec,
-    revision: str,
-    method_config: dict[str, Any],
-    variant: str,
-    evals: dict[str, DatasetEval],
-    provenance: dict[str, Any] | None = None,
-) -> list[ResultRecord]:
-    """One `ResultRecord` per evaluated dataset of one model (variant) of run `spec`;
-    `provenance` is how the evaluation ran (`EvalConfig.provenance`), to which every record
-    adds what else decides its float bits (`compute_provenance`: torch version and thread
-    count, CPU capability; the accelerator's name as ``device_name``)."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cfg = json.dumps(method_config, sort_keys=True, default=str)
-    machine = compute_provenance()
-    machine["device_name"] = machine.pop("device")
-    prov = json.dumps({**machine, **(provenance or {})}, sort_keys=True, default=str)
-    return [
-        ResultRecord(
-            run_id=spec.run_id,
-            model=spec.model,
-            model_revision=revision,
-            method=spec.label,
-            method_config=cfg,
-            finetune_dataset=spec.finetune_dataset,
-            variant=variant,
-            eval_dataset=ev.dataset,
-            eval_part=ev.part,
-            suite=suite.name,
-            label_space=suite.label_space,
-            protocol=ev.protocol,
-            split_rule=split.rule,
-            split_seed=split.seed,
-            test_fraction=split.test_fraction,
-            seed=spec.seed,
-            accuracy=float(ev.accuracy),
-            num_images=int(ev.num_images),
-            per_group=json.dumps(ev.per_group, sort_keys=True),
-            library_version=__version__,
-            time=now,
-            provenance=prov,
-        )
-        for ev in evals.values()
-    ]
 
 
 def execute(

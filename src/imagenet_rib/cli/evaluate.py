@@ -88,10 +88,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..evaluation import EvalConfig, evaluate
     from ..models import load_model
-    from ..plan import baseline_spec, model_revision
     from ..results import ResultStore
+    from ..runs import baseline_spec, make_records, model_revision
     from ..suites import load_suite
-    from ..sweep import make_records
 
     distributed.init()
     split = split_from_args(args)
