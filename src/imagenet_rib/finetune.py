@@ -35,7 +35,29 @@ from . import __version__
 from .data.splits import SplitConfig
 from .errors import ConfigError
 from .paths import atomic_dir, atomic_write_text
+from .run_folder import (  # CONFIG_FILE & co. are re-exported: the run-folder file names
+    CONFIG_FILE,
+    LOG_FILE,
+    SUMMARY_FILE,
+    check_folder,
+    is_main,
+    read_log,
+    run_lock,
+    start,
+    trim_log,
+)
 from .training import TrainConfig
+
+__all__ = [
+    "CONFIG_FILE",
+    "LOG_FILE",
+    "SUMMARY_FILE",
+    "FinetuneResult",
+    "derived_models",
+    "finetune",
+    "load_run",
+    "state_checksum",
+]
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +68,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPLIT = SplitConfig()
-CONFIG_FILE, LOG_FILE, SUMMARY_FILE = "rib_config.json", "train_log.jsonl", "train_summary.json"
 
 
 @dataclass
@@ -84,27 +105,8 @@ def _quiet() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
-
-
-def _read_log(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _trim_log(path: Path, stage: str, keep_until: int) -> None:
-    """Drop log lines of `stage` after step `keep_until` (they are re-logged on resume)."""
-    if path.exists():
-        rows = [
-            r for r in _read_log(path) if r.get("stage", "") != stage or r["step"] <= keep_until
-        ]
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def state_checksum(module: torch.nn.Module) -> str:
@@ -148,74 +150,8 @@ def _finished(run_dir: Path, resolved: dict[str, Any]) -> FinetuneResult:
         loaded.transform,
         resolved["method"],
         resolved,
-        _read_log(run_dir / LOG_FILE),
+        read_log(run_dir / LOG_FILE),
     )
-
-
-#: files of a run folder besides the model files (anything else makes it a user folder)
-RUN_FILES = (CONFIG_FILE, LOG_FILE, SUMMARY_FILE, "checkpoints", "stages")
-
-
-def read_config(run_dir: Path) -> dict[str, Any]:
-    """The ``rib_config.json`` of a run folder (ConfigError if it is unreadable)."""
-    path = Path(run_dir) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(
-            f"{path} is unreadable or not valid JSON ({err}); the run folder is damaged "
-            f"(e.g. a copy cut short): copy it again, or delete the folder to rerun the run"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a JSON object; the run folder is damaged")
-    return data
-
-
-def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
-    """True if `run_dir` holds this run already, False if it is absent or empty; raises if it
-    is a file, a folder of other files, or a run folder of a different run (left untouched)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(
-            f"output folder {run_dir} is a file; give the path of a new or existing run folder"
-        )
-    above = next((p for p in run_dir.absolute().parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise ConfigError(
-            f"output folder {run_dir} would be inside the file {above}; give a folder path"
-        )
-    path = run_dir / CONFIG_FILE
-    if not path.exists():
-        if run_dir.is_dir() and any(run_dir.iterdir()):
-            shown = sorted(p.name for p in run_dir.iterdir())[:5]
-            raise ConfigError(
-                f"output folder {run_dir} is not empty ({shown}) and is not a run folder (no "
-                f"{CONFIG_FILE}); it was left untouched: give a new or empty folder"
-            )
-        return False
-    from .training import MACHINE_FIELDS
-
-    old = read_config(run_dir)
-    if isinstance(old.get("train"), dict):  # folders written before these moved to provenance
-        old["train"] = {k: v for k, v in old["train"].items() if k not in MACHINE_FIELDS}
-    strip = lambda d: {k: v for k, v in d.items() if k != "provenance"}  # noqa: E731
-    if strip(old) != strip(resolved):
-        diff = sorted(
-            k
-            for k in set(old) | set(resolved)
-            if k != "provenance" and old.get(k) != resolved.get(k)
-        )
-        raise ConfigError(
-            f"run folder {run_dir} holds a run with a different config (differs in {diff}); "
-            f"pass another output_dir or delete that folder to replace it"
-        )
-    return True
-
-
-def _folder_lock(run_dir: Path):
-    """The run folder's lock (main process only: the ranks of one launch share the folder)."""
-    from .locks import folder_lock
-
-    return folder_lock(run_dir, what="run folder") if _is_main() else contextlib.nullcontext()
 
 
 def finetune(
@@ -355,7 +291,7 @@ def _finetune(
         }
     )
     run_dir = Path(output_dir)
-    if _check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+    if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
         logger.info("run %s is finished; not retraining", run_dir)
         return _finished(run_dir, resolved)
     # everything that can be checked is checked before the folder is touched: a refused
@@ -375,8 +311,10 @@ def _finetune(
         mixed_precision=tcfg.mixed_precision,
         num_workers=tcfg.workers(),
     )
-    with _folder_lock(run_dir):
-        _check_folder(run_dir, resolved)  # again under the lock: another process may have begun
+    with run_lock(run_dir):
+        # again under the lock: another process may have finished it meanwhile
+        if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+            return _finished(run_dir, resolved)
         return _train(
             run_dir,
             resolved,
@@ -392,26 +330,6 @@ def _finetune(
             resume,
             callbacks,
         )
-
-
-def _start(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
-    """Create the run folder (or reuse it) and write its config: the first write of a run."""
-    if not _is_main():
-        return
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            for stale in (run_dir / "checkpoints", run_dir / "stages"):
-                shutil.rmtree(stale, ignore_errors=True)
-            (run_dir / LOG_FILE).unlink(missing_ok=True)
-        atomic_write_text(
-            run_dir / CONFIG_FILE, json.dumps(resolved, indent=2, sort_keys=True) + "\n"
-        )
-    except PermissionError as err:
-        raise ConfigError(
-            f"cannot write the run folder {run_dir} ({err.strerror}); choose a writable "
-            f"--output-dir"
-        ) from None
 
 
 def _train(
@@ -470,19 +388,19 @@ def _train(
             callbacks=callbacks,
         )
         if not started:  # the stage's module and Trainer (regularisers) are set up
-            _start(run_dir, resolved, resume)
+            start(run_dir, resolved, resume)
             started = True
-        last = last_complete_checkpoint(ckpt) if resume and _is_main() else None
+        last = last_complete_checkpoint(ckpt) if resume and is_main() else None
         last = _broadcast(last, trainer)
-        if _is_main():
-            _trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
+        if is_main():
+            trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
         trainer.train(resume_from_checkpoint=last)
         steps += trainer.state.global_step
         trained = trainer.accelerator.unwrap_model(trainer.model)
         check_finite_weights(trained, trainer.args)  # a diverged run is never finalized
         final = stage.method.finalize(trained, stage.config)
         loaded = dataclasses.replace(loaded, model=final)
-        if i < len(stages) - 1 and _is_main():
+        if i < len(stages) - 1 and is_main():
             with atomic_dir(stage_dir) as tmp:
                 save_module(final, tmp, {"stage": stage.name})
         trainer.accelerator.wait_for_everyone()
@@ -502,7 +420,7 @@ def _train(
         "transform": loaded.transform.to_dict(),
         "method": meth.name,
     }
-    if _is_main():
+    if is_main():
         tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
         save_module(final, tmp, info)
         for f in tmp.iterdir():
@@ -520,9 +438,7 @@ def _train(
         shutil.rmtree(run_dir / "stages", ignore_errors=True)
     if trainer is not None:
         trainer.accelerator.wait_for_everyone()
-    return FinetuneResult(
-        run_dir, final, loaded.transform, meth.name, resolved, _read_log(log_path)
-    )
+    return FinetuneResult(run_dir, final, loaded.transform, meth.name, resolved, read_log(log_path))
 
 
 def _broadcast(value: Any, trainer: Any) -> Any:
