@@ -174,7 +174,9 @@ def test_user_folder_is_refused_untouched(tiny_env, tmp_path, capsys):
     assert "left untouched: give a new or empty folder" in err
     assert snapshot(tmp_path) == before
     (tmp_path / "empty").mkdir()
-    assert main(finetune_argv(tiny_env, tmp_path / "empty")) == 0  # an empty folder is fine
+    # an empty folder is fine, and so is one where a killed run left its half-written config
+    (tmp_path / "empty" / ".rib_config.json.tmp-0123abcd").write_text('{"mod')
+    assert main(finetune_argv(tiny_env, tmp_path / "empty")) == 0
 
 
 def test_run_folder_in_use_is_refused_and_locks_leave_no_file(tiny_env, tmp_path, capsys):

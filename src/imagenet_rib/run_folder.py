@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,14 @@ def check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
         )
     path = run_dir / CONFIG_FILE
     if not path.exists():
-        if run_dir.is_dir() and any(run_dir.iterdir()):
-            shown = sorted(p.name for p in run_dir.iterdir())[:5]
+        # a process killed while writing the config leaves only its temporary file
+        theirs = [
+            p.name
+            for p in (run_dir.iterdir() if run_dir.is_dir() else ())
+            if not re.fullmatch(rf"\.{re.escape(CONFIG_FILE)}\.tmp-[0-9a-f]{{8}}", p.name)
+        ]
+        if theirs:
+            shown = sorted(theirs)[:5]
             raise ConfigError(
                 f"output folder {run_dir} is not empty ({shown}) and is not a run folder (no "
                 f"{CONFIG_FILE}); it was left untouched: give a new or empty folder"
