@@ -960,20 +960,158 @@ MODEL_CASES = [
     ),
 ]
 
-CASES: list[Case] = [
-    *CONFIG_CASES,
-    *SUITE_CASES,
-    *STORE_CASES,
-    *CACHE_CASES,
-    *METRIC_CASES,
-    *OTDD_FILE_CASES,
-    *MODEL_CASES,
+# ----------------------------------------------------------------------------- run folders
+
+
+def finetune_argv(d: Path, out: str, *extra: str) -> list[str]:
+    return [
+        "finetune", "--model", str(d / "model"), "--method", "ft", "--dataset", "mini-r",
+        "--output-dir", str(d / out), "--max-steps", "1", "--batch-size", "4", *extra,
+    ]  # fmt: skip
+
+
+def tiny_train_data(d: Path) -> None:
+    """A tiny model under ``d/model`` and mini-r rows under ``d/data`` (IMAGENET_RIB_DATA_DIR)."""
+    from rib_train_helpers import make_dataset
+
+    bad_model(d, None)
+    make_dataset(d / "data" / "mini-r", (0, 1, 2, 3, 4, 7), 8)
+
+
+def finished_run(d: Path, *, drop: str = "", truncate: str = "") -> Path:
+    """A finished run folder ``d/run`` (as `rib run` leaves it) and a store with its records."""
+    from report_data import make_run_dir
+
+    run = make_run_dir(d / "run")
+    made_store(d / "s.sqlite")
+    if drop:
+        (run / drop).unlink()
+    if truncate:
+        (run / truncate).write_bytes((run / truncate).read_bytes()[:40])
+    return run
+
+
+def _load_run(d: Path):
+    from imagenet_rib.finetune import load_run
+
+    return load_run(d / "run")
+
+
+DATA_ENV = {"env": lambda d: {"IMAGENET_RIB_DATA_DIR": str(d / "data")}}
+
+RUN_FOLDER_CASES = [
+    Case(
+        "finetune-output-dir-is-a-file",
+        r"output folder \S*notes.txt is a file; give the path of a new or existing run folder",
+        argv=lambda d: finetune_argv(d, "notes.txt"),
+        setup=lambda d: (bad_model(d, None), write(d / "notes.txt", "mine\n")),
+    ),
+    Case(
+        "finetune-output-dir-inside-a-file",
+        r"output folder \S*notes.txt/run would be inside the file \S*notes.txt; give a folder",
+        argv=lambda d: finetune_argv(d, "notes.txt/run"),
+        setup=lambda d: (bad_model(d, None), write(d / "notes.txt", "mine\n")),
+    ),
+    Case(
+        "finetune-user-folder",
+        r"is not empty \(\['checkpoints', 'config.json'\]\) and is not a run folder.*untouched",
+        argv=lambda d: finetune_argv(d, "mine"),
+        setup=lambda d: (
+            bad_model(d, None),
+            write(d / "mine" / "config.json", "{}"),
+            write(d / "mine" / "checkpoints" / "keep.pt", "precious"),
+        ),
+    ),
+    Case(
+        "finetune-read-only-output-folder",
+        r"cannot write to \S*ro \(Permission denied\); choose a writable output folder",
+        argv=lambda d: finetune_argv(d, "ro/run"),
+        setup=lambda d: (tiny_train_data(d), (d / "ro").mkdir(), (d / "ro").chmod(0o555)),
+        **DATA_ENV,
+        marks=(
+            pytest.mark.skipif(
+                __import__("os").geteuid() == 0, reason="root writes into read-only folders"
+            ),
+        ),
+    ),
+    Case(
+        "finetune-truncated-run-config",
+        r"rib_config.json is unreadable or not valid JSON.*copy it again, or delete the folder",
+        argv=lambda d: finetune_argv(d, "run"),
+        setup=lambda d: (bad_model(d, None), write(d / "run" / "rib_config.json", '{"model": {')),
+    ),
+    Case(
+        "finetune-batch-size-zero",
+        r"TrainConfig.batch_size=0 is out of range",
+        argv=lambda d: finetune_argv(d, "run", "--batch-size", "0"),
+    ),
+    Case(
+        "finetune-batch-not-divisible",
+        r"batch_size=6 is not divisible .* multiple of 4",
+        argv=lambda d: finetune_argv(
+            d, "run", "--batch-size", "6", "--gradient-accumulation-steps", "4"
+        ),
+        setup=lambda d: bad_model(d, None),
+    ),
+    Case(
+        "finetune-max-train-samples-zero",
+        r"max_train_samples=0 is out of range",
+        argv=lambda d: finetune_argv(d, "run", "--max-train-samples", "0"),
+        setup=lambda d: bad_model(d, None),
+    ),
+    Case(
+        "card-truncated-run-config",
+        r"rib_config.json is unreadable or not valid JSON.*copy it again .*or re-run",
+        argv=lambda d: ["card", str(d / "run"), "--store", str(d / "s.sqlite")],
+        setup=lambda d: finished_run(d, truncate="rib_config.json"),
+    ),
+    Case(
+        "run-folder-without-rib-model-json",
+        r"lacks rib_model.json .*copy it again, or re-run `rib finetune`.*--no-resume",
+        run=_load_run,
+        error=ConfigError,
+        setup=lambda d: finished_run(d, drop="rib_model.json"),
+    ),
+    Case(
+        "report-negative-n-boot",
+        r"--n-boot -5 is negative; .* or 0 for no bootstrap",
+        argv=lambda d: (
+            ["report", "--store", str(d / "s.sqlite"), "--out", str(d / "o")] + ["--n-boot", "-5"]
+        ),  # fmt: skip
+        setup=lambda d: made_store(d / "s.sqlite"),
+    ),
+    Case(
+        "push-without-token",
+        r"no Hugging Face token: set HF_TOKEN .* or run `hf auth login`",
+        argv=lambda d: (
+            ["push", str(d / "run"), "--store", str(d / "s.sqlite")] + ["--repo-id", "me/model"]
+        ),  # fmt: skip
+        setup=lambda d: finished_run(d),
+        env=lambda d: {
+            "HF_TOKEN": "",
+            "HF_HOME": str(d.parent / f"{d.name}-hf-home"),  # no stored token
+            "HF_ENDPOINT": "http://127.0.0.1:9",  # nothing may be reached
+        },
+    ),
 ]
+
+#: the catalogue by topic, as README's "What the tool refuses" lists it
+SECTIONS: dict[str, list[Case]] = {
+    "Benchmark configs": CONFIG_CASES,
+    "Suites and datasets": SUITE_CASES,
+    "Results stores": STORE_CASES,
+    "Caches and verification": CACHE_CASES,
+    "Metric inputs": METRIC_CASES,
+    "OTDD files": OTDD_FILE_CASES,
+    "Model heads": MODEL_CASES,
+    "Run folders and commands": RUN_FOLDER_CASES,
+}
+CASES: list[Case] = [case for cases in SECTIONS.values() for case in cases]
 
 
 def test_catalogue_is_large_and_unique() -> None:
     names = [c.name for c in CASES]
-    assert len(names) == len(set(names)) and len(CASES) >= 50
+    assert len(names) == len(set(names)) and len(CASES) >= 60
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=c.marks) for c in CASES])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from imagenet_rib.errors import ModelNotAvailableError
-from imagenet_rib.models import MODELS, _load_builtin, load_model
+from imagenet_rib.models import MODELS, load_model
 from imagenet_rib.models.presets import TORCHVISION_PRESETS, VIT_PRESETS, timm_transform
 from rib_train_helpers import tiny_root  # noqa: F401
 
@@ -24,7 +24,7 @@ EXPECTED_VIT = {
 
 
 def test_all_presets_are_registered():
-    _load_builtin()
+    MODELS.load()  # the built-in modules register their models
     assert set(VIT_PRESETS) | set(TORCHVISION_PRESETS) <= set(MODELS.names())
     assert set(VIT_PRESETS) == set(EXPECTED_VIT)
 

@@ -248,7 +248,7 @@ def test_rib_run_with_the_installed_plugin(example):
     (trained,) = {
         r.run_id for r in recs if r.method == "bitfit" and r.finetune_dataset == "lab-scans"
     }
-    _assert_bitfit(_bitfit_changes(example.root / "lab-runs" / "runs" / trained, example.root))
+    _assert_bitfit(_bitfit_changes(_run_folder(example.root / "lab-runs", trained), example.root))
 
 
 @pytest.mark.slow
@@ -301,7 +301,13 @@ def test_plugin_option_before_and_after_the_command_reaches_submitit_jobs(exampl
     recs = store.records()
     assert {r.method for r in recs} == {"pretrained", "bitfit+l2sp"} and len(recs) == 2 * 3
     (run_id,) = {r.run_id for r in recs if r.method == "bitfit+l2sp"}
-    _assert_bitfit(_bitfit_changes(example.root / "local-runs" / "runs" / run_id, example.root))
+    _assert_bitfit(_bitfit_changes(_run_folder(example.root / "local-runs", run_id), example.root))
+
+
+def _run_folder(output_dir: Path, run_id: str) -> Path:
+    """The run folder of `run_id` (``runs/<model>-<label>-<dataset>-s<seed>-<id[:8]>``)."""
+    (folder,) = (output_dir / "runs").glob(f"*-{run_id[:8]}")
+    return folder
 
 
 # ------------------------------------------------------------------------- broken plugins

@@ -116,20 +116,10 @@ def _stored_baseline(store: Any, o: ModelOrigin, suite, split, part) -> str | No
 
 def _records(suite, split, o: ModelOrigin, evals, provenance) -> list[ResultRecord]:
     """`ResultRecord`s of one model (the benchmark runner's record maker)."""
-    from .plan import RunSpec
-    from .records import run_id
-    from .sweep import make_records
+    from .runs import RunSpec, baseline_spec, make_records
 
-    if o.pretrained:
-        rid = run_id(
-            model=o.model,
-            method="pretrained",
-            suite=suite.name,
-            split=split.to_dict(),
-            rule=suite.objectnet_rule,
-            datasets=list(suite.eval_datasets),
-        )
-        spec = RunSpec(rid, "baseline", o.model, "pretrained", "pretrained", {}, {}, "", 0)
+    if o.pretrained:  # the run id `rib run` plans for this baseline
+        spec = baseline_spec(o.model, suite, split, o.revision or "")
         cfg: dict[str, Any] = {"method": "pretrained"}
     else:
         spec = RunSpec(
@@ -176,6 +166,7 @@ def evaluate_checkpoints(
     from .models import LoadedModel, load_model
     from .models.origin import origin_of
     from .results import ResultStore
+    from .runs import revision_of
 
     split = split or SplitConfig()
     suite = _suite(suite, data)
@@ -200,6 +191,10 @@ def evaluate_checkpoints(
     parts = [suite.part(d, part, split) for d in names]  # data errors first: they are cheap
     loaded = [load(m) for m in models]
     found = [origin_of(lm, **dict(o)) for lm, o in zip(loaded, origins)]
+    # a pretrained model's revision is the one `rib run` plans with (loader's, else a checksum)
+    found = [
+        o.with_revision(revision_of(lm)) if o.pretrained else o for lm, o in zip(loaded, found)
+    ]
     for lm, o in zip(loaded, found):
         _check_origin(o, lm.name, suite, split)
     added = 0
@@ -226,15 +221,15 @@ def evaluate_checkpoints(
                     f"baseline of it and it does not load ({err}); evaluate that model into the "
                     "store first (its scores need its accuracies)"
                 ) from None
-            if o.revision is not None and base.revision != o.revision:
+            if o.revision is not None and revision_of(base) != o.revision:
                 raise ConfigError(
                     f"{loaded[k].name!r} was fine-tuned from {o.model!r} at revision "
-                    f"{o.revision!r}, but {o.model!r} now loads revision {base.revision!r}: its "
+                    f"{o.revision!r}, but {o.model!r} now loads revision {revision_of(base)!r}: its "
                     "baseline cannot be measured; evaluate that revision into the store first"
                 )
-            found[k] = found[k].with_revision(base.revision)
+            found[k] = found[k].with_revision(revision_of(base))
             loaded.append(base)
-            found.append(origin_of(base))
+            found.append(origin_of(base).with_revision(revision_of(base)))
             have.add((base.name, base.revision))
             by_name[base.name] = base.revision
             added += 1

@@ -32,3 +32,7 @@ class CacheError(RIBError):
 
 class ModelNotAvailableError(RIBError):
     """Weights cannot be loaded (offline, not cached); the message says how to get them."""
+
+
+class TrainingDivergedError(RIBError):
+    """Training produced a non-finite loss or non-finite weights; nothing was recorded."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -36,8 +35,33 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .data.splits import SplitConfig
 from .errors import ConfigError
+from .models.run import load_run
 from .paths import atomic_dir, atomic_write_text
+from .run_folder import (  # CONFIG_FILE & co. are re-exported: the run-folder file names
+    CONFIG_FILE,
+    LOG_FILE,
+    SUMMARY_FILE,
+    check_folder,
+    is_main,
+    read_log,
+    run_lock,
+    start,
+    trim_log,
+)
+from .runs import revision_of
+from .state import state_checksum
 from .training import TrainConfig
+
+__all__ = [
+    "CONFIG_FILE",
+    "LOG_FILE",
+    "SUMMARY_FILE",
+    "FinetuneResult",
+    "derived_models",
+    "finetune",
+    "load_run",
+    "state_checksum",
+]
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +72,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPLIT = SplitConfig()
-CONFIG_FILE, LOG_FILE, SUMMARY_FILE = "rib_config.json", "train_log.jsonl", "train_summary.json"
 
 
 @dataclass
@@ -86,37 +109,8 @@ def _quiet() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
-
-
-def _read_log(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _trim_log(path: Path, stage: str, keep_until: int) -> None:
-    """Drop log lines of `stage` after step `keep_until` (they are re-logged on resume)."""
-    if path.exists():
-        rows = [
-            r for r in _read_log(path) if r.get("stage", "") != stage or r["step"] <= keep_until
-        ]
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def state_checksum(module: torch.nn.Module) -> str:
-    """Hash of a module's state dict (equal weights <=> equal checksums, up to collisions)."""
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        t = t.detach().cpu()
-        h.update((t.double() if t.is_floating_point() else t).contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def _resolve_model(model: str | LoadedModel) -> LoadedModel:
@@ -150,32 +144,8 @@ def _finished(run_dir: Path, resolved: dict[str, Any]) -> FinetuneResult:
         loaded.transform,
         resolved["method"],
         resolved,
-        _read_log(run_dir / LOG_FILE),
+        read_log(run_dir / LOG_FILE),
     )
-
-
-def _check_folder(run_dir: Path, resolved: dict[str, Any]) -> bool:
-    """True if `run_dir` holds this run already; raises if it holds a different one."""
-    path = run_dir / CONFIG_FILE
-    if not path.exists():
-        return False
-    from .training import MACHINE_FIELDS
-
-    old = json.loads(path.read_text())
-    if isinstance(old.get("train"), dict):  # folders written before these moved to provenance
-        old["train"] = {k: v for k, v in old["train"].items() if k not in MACHINE_FIELDS}
-    strip = lambda d: {k: v for k, v in d.items() if k != "provenance"}  # noqa: E731
-    if strip(old) != strip(resolved):
-        diff = sorted(
-            k
-            for k in set(old) | set(resolved)
-            if k != "provenance" and old.get(k) != resolved.get(k)
-        )
-        raise ConfigError(
-            f"run folder {run_dir} holds a run with a different config (differs in {diff}); "
-            f"pass another output_dir or delete that folder to replace it"
-        )
-    return True
 
 
 def finetune(
@@ -241,18 +211,13 @@ def _finetune(
     opt_in,
     callbacks,
 ) -> FinetuneResult:
-    import numpy as np
-    from transformers import set_seed
-    from transformers.trainer_utils import get_last_checkpoint
-
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
     from .data.stream import ImageRows
     from .determinism import compute_provenance
     from .methods import SetupContext, get_method
-    from .methods.weights import save_module
-    from .models.checkpoint import write_hf_checkpoint
-    from .training import MACHINE_FIELDS, build_trainer
+    from .run_folder import MACHINE_FIELDS
+    from .training import check_runnable
 
     meth = get_method(method)
     if meth.kind != "train":
@@ -277,6 +242,11 @@ def _finetune(
             f"{spec.label_space!r}"
         )
     protocol = spec.protocol(rule)
+    if max_train_samples is not None:
+        from .config import check_range
+
+        check_range("finetune", "max_train_samples", max_train_samples, 1)
+    check_runnable(tcfg, int(os.environ.get("WORLD_SIZE", "1")))
     sources = dict(sources or {})
     if source is not None and sources.get(dataset, source) != source:
         raise ConfigError(
@@ -316,20 +286,11 @@ def _finetune(
         }
     )
     run_dir = Path(output_dir)
-    if _check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+    if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
         logger.info("run %s is finished; not retraining", run_dir)
         return _finished(run_dir, resolved)
-    log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
-    if _is_main():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            for stale in (ckpt_root, run_dir / "stages"):
-                shutil.rmtree(stale, ignore_errors=True)
-            log_path.unlink(missing_ok=True)
-        atomic_write_text(
-            run_dir / CONFIG_FILE, json.dumps(resolved, indent=2, sort_keys=True) + "\n"
-        )
-
+    # everything that can be checked is checked before the folder is touched: a refused
+    # command leaves nothing behind, so the corrected command works
     part = load_split(
         dataset, "train", split, rule=rule, source=source, max_samples=max_train_samples
     )
@@ -345,6 +306,51 @@ def _finetune(
         mixed_precision=tcfg.mixed_precision,
         num_workers=tcfg.workers(),
     )
+    with run_lock(run_dir):
+        # again under the lock: another process may have finished it meanwhile
+        if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+            return _finished(run_dir, resolved)
+        return _train(
+            run_dir,
+            resolved,
+            loaded,
+            meth,
+            stages,
+            tcfg,
+            train_ds,
+            part,
+            protocol,
+            context,
+            dataset,
+            resume,
+            callbacks,
+        )
+
+
+def _train(
+    run_dir,
+    resolved,
+    loaded,
+    meth,
+    stages,
+    tcfg,
+    train_ds,
+    part,
+    protocol,
+    context,
+    dataset,
+    resume,
+    callbacks,
+) -> FinetuneResult:
+    import numpy as np
+
+    from .checkpoints import last_complete_checkpoint
+    from .methods.weights import save_module
+    from .models.checkpoint import write_hf_checkpoint
+    from .training import build_trainer, check_finite_weights
+
+    log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
+    started = False
     steps, trainer = 0, None
     for i, stage in enumerate(stages):
         stage_dir = run_dir / "stages" / stage.name
@@ -358,13 +364,12 @@ def _finetune(
 
             loaded = dataclasses.replace(loaded, model=load_module(stage_dir)[0])
             continue
+        from transformers import set_seed
+
         set_seed(tcfg.seed)
         module = stage.method.prepare(loaded, stage.config)
         regs = stage.method.regularisers(loaded, stage.config, context)
         ckpt = ckpt_root / stage.name
-        last = get_last_checkpoint(str(ckpt)) if resume and ckpt.is_dir() else None
-        if _is_main():
-            _trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
         trainer = build_trainer(
             module,
             train_ds,
@@ -378,11 +383,20 @@ def _finetune(
             stage=stage.name,
             callbacks=callbacks,
         )
+        if not started:  # the stage's module and Trainer (regularisers) are set up
+            start(run_dir, resolved, resume)
+            started = True
+        last = last_complete_checkpoint(ckpt) if resume and is_main() else None
+        last = _broadcast(last, trainer)
+        if is_main():
+            trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
         trainer.train(resume_from_checkpoint=last)
         steps += trainer.state.global_step
-        final = stage.method.finalize(trainer.accelerator.unwrap_model(trainer.model), stage.config)
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+        check_finite_weights(trained, trainer.args)  # a diverged run is never finalized
+        final = stage.method.finalize(trained, stage.config)
         loaded = dataclasses.replace(loaded, model=final)
-        if i < len(stages) - 1 and _is_main():
+        if i < len(stages) - 1 and is_main():
             with atomic_dir(stage_dir) as tmp:
                 save_module(final, tmp, {"stage": stage.name})
         trainer.accelerator.wait_for_everyone()
@@ -390,17 +404,19 @@ def _finetune(
     from accelerate.utils import gather_object
 
     final = loaded.model.eval()
+    if trainer is not None:
+        check_finite_weights(final, trainer.args)
     checksums = gather_object([state_checksum(final)])
     info = {
         "name": f"{loaded.name}@{meth.name}:{dataset}",
         "base_model": loaded.name,
-        "base_revision": loaded.revision,
+        "base_revision": revision_of(loaded),  # as `rib run` records it
         "kind": loaded.kind,
         "label_space": loaded.label_space,
         "transform": loaded.transform.to_dict(),
         "method": meth.name,
     }
-    if _is_main():
+    if is_main():
         tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
         save_module(final, tmp, info)
         write_hf_checkpoint(tmp)  # preprocessor_config.json, id2label: pipeline() loads it
@@ -419,40 +435,16 @@ def _finetune(
         shutil.rmtree(run_dir / "stages", ignore_errors=True)
     if trainer is not None:
         trainer.accelerator.wait_for_everyone()
-    return FinetuneResult(
-        run_dir, final, loaded.transform, meth.name, resolved, _read_log(log_path)
-    )
+    return FinetuneResult(run_dir, final, loaded.transform, meth.name, resolved, read_log(log_path))
 
 
-def load_run(run_dir: str | Path) -> LoadedModel:
-    """Reload a finished run's finalized model and transform (LoRA is merged: applied once)."""
-    run_dir = Path(run_dir)
-    with _quiet():
-        return _load_run(run_dir)
+def _broadcast(value: Any, trainer: Any) -> Any:
+    """The main process's `value` on every process (the checkpoint every rank resumes)."""
+    if trainer.accelerator.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
 
-
-def _load_run(run_dir: Path) -> LoadedModel:
-    from .methods.weights import load_module
-    from .models import LoadedModel
-    from .models.hf import _revision_of
-    from .transforms import ImageTransform
-
-    if not (run_dir / SUMMARY_FILE).exists():
-        raise ConfigError(
-            f"{run_dir} holds no finished run (no {SUMMARY_FILE}); run `rib finetune` "
-            f"with --output-dir {run_dir} to finish it"
-        )
-    module, meta = load_module(run_dir)
-    tr = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["transform"].items()}
-    return LoadedModel(
-        name=meta["name"],
-        model=module,
-        transform=ImageTransform(**tr),
-        label_space=meta["label_space"],
-        revision=_revision_of(run_dir),
-        kind=meta["kind"],
-        info={"run_dir": str(run_dir), "method": meta["method"]},
-    )
+    return broadcast_object_list([value])[0]
 
 
 def derived_models(

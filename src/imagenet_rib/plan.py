@@ -9,7 +9,8 @@ suite, the split, the ObjectNet rule and hyperparameter overrides. `plan` expand
 3. one ``derived`` run per (model, derived method, D_i, seed), depending on its source
    runs (WiSE-FT from FT, soups from several methods); no training.
 
-A run id is a hash of everything that defines the run; `sweep.run` executes the plan.
+A run id is a hash of everything that defines the run, the pretrained weights' revision
+and the data version included; `sweep.run` executes the plan.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .config import (
 from .data.splits import SplitConfig
 from .errors import ConfigError
 from .records import run_id
+from .runs import RunSpec, baseline_spec, common_fields, model_revision
 from .suites import SuiteConfig, load_suite
 
 KINDS = ("baseline", "train", "derived")
@@ -163,32 +165,6 @@ def builtin_config(name: str) -> Path:
     return Path(str(res))
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of the plan; `run_id` hashes every field that defines its results."""
-
-    run_id: str
-    kind: str
-    model: str
-    method: str
-    label: str
-    method_config: dict[str, Any]
-    train: dict[str, Any]
-    finetune_dataset: str
-    seed: int
-    depends_on: tuple[str, ...] = ()
-    max_train_samples: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        import dataclasses
-
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        return cls(**{**data, "depends_on": tuple(data.get("depends_on", ()))})
-
-
 def _method_kind(name: str) -> str:
     from .methods import get_method
 
@@ -206,11 +182,21 @@ def _sources(m: MethodEntry) -> tuple[str, ...]:
     return tuple(method.sources(method.make_config(m.config)))
 
 
-def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunSpec]:
-    """Expand the matrix into runs in execution order (baselines, trained, derived)."""
+def plan(
+    config: BenchmarkConfig,
+    suite: SuiteConfig | None = None,
+    revisions: dict[str, str] | None = None,
+) -> list[RunSpec]:
+    """Expand the matrix into runs in execution order (baselines, trained, derived).
+
+    Every run id hashes the pretrained weights' revision (`revisions`: model -> revision,
+    default `model_revision`, which loads the model) and the suite's `data_version`, so
+    changed weights or data never reuse runs of the old ones.
+    """
     from .data.specs import get_dataset_spec
 
     suite = suite or config.load_suite()
+    revisions = dict(revisions or {})
     ft_sets = config.finetune_datasets or tuple(
         d for d in suite.datasets if not get_dataset_spec(d).requires_opt_in or d in config.opt_in
     )
@@ -221,27 +207,23 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                 f"the licence of {d!r} forbids tuning model parameters on it unless you "
                 f"opt in: add `opt_in: [{d}]` to the config, or drop it from finetune_datasets"
             )
-    common = {
-        "suite": suite.name,
-        "split": config.split_config.to_dict(),
-        "rule": suite.objectnet_rule,
-        "datasets": list(suite.eval_datasets),
-    }
     kinds = {m.label: _method_kind(m.name) for m in config.methods}
+    training = sorted(m.label for m in config.methods if kinds[m.label] == "train")
+    for m in config.methods:  # before any model is loaded for its revision
+        if kinds[m.label] == "derived":
+            sources = _sources(m)
+            missing = [s for s in sources if s not in training]
+            if not sources or missing:
+                raise ConfigError(
+                    f"derived method {m.label!r} needs source runs: set `sources: [<label of a "
+                    f"training method>]` in its entry (missing {missing or 'all'}; training "
+                    f"methods in this config: {training})"
+                )
     baselines, trained, derived = [], [], []
     for model in config.models:
-        base = RunSpec(
-            run_id(model=model, method="pretrained", **common),
-            "baseline",
-            model,
-            "pretrained",
-            "pretrained",
-            {},
-            {},
-            "",
-            0,
-        )
-        baselines.append(base)
+        revision = revisions.get(model) or model_revision(model)
+        common = common_fields(suite, config.split_config, model, revision)
+        baselines.append(baseline_spec(model, suite, config.split_config, revision))
         for d in ft_sets:
             for seed in config.seeds:
                 ids: dict[str, str] = {}
@@ -250,7 +232,6 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                         continue
                     train = {**config.train, **m.train, "seed": seed}
                     rid = run_id(
-                        model=model,
                         method=m.name,
                         label=m.label,
                         config=m.config,
@@ -278,17 +259,8 @@ def plan(config: BenchmarkConfig, suite: SuiteConfig | None = None) -> list[RunS
                 for m in config.methods:
                     if kinds[m.label] != "derived":
                         continue
-                    sources = _sources(m)
-                    missing = [s for s in sources if s not in ids]
-                    if not sources or missing:
-                        raise ConfigError(
-                            f"derived method {m.label!r} needs source runs: set `sources: [<label of a "
-                            f"training method>]` in its entry (missing {missing or 'all'}; training "
-                            f"methods in this config: {sorted(ids)})"
-                        )
-                    deps = tuple(ids[s] for s in sources)
+                    deps = tuple(ids[s] for s in _sources(m))
                     rid = run_id(
-                        model=model,
                         method=m.name,
                         label=m.label,
                         config=m.config,

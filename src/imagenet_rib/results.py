@@ -7,7 +7,7 @@ Tables (schema version `SCHEMA_VERSION`):
   re-running a crashed run can never duplicate a result;
 - ``correct``: the per-image correctness vector of each record, as ``np.packbits`` bits
   plus its length (for bootstrap confidence intervals), keyed like the record;
-- ``runs``: run status (``planned`` / ``done``) with the run's spec and a JSON info blob.
+- ``runs``: run status (``planned`` / ``done`` / ``failed``) with the run's spec and a JSON info blob.
 
 Safety: the database runs in WAL mode with a busy timeout, and every write is ONE
 transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): several processes (accelerate ranks,
@@ -330,6 +330,12 @@ class ResultStore:
     def mark_done(self, run_id: str, info: Mapping[str, Any] | None = None) -> None:
         with self._write() as con:
             self._set_status(con, run_id, "done", info=info or {})
+
+    def mark_failed(self, run_id: str, error: str) -> None:
+        """Record that a run failed (e.g. diverged): it holds no records and is not done, so
+        a re-run of the plan tries it again."""
+        with self._write() as con:
+            self._set_status(con, run_id, "failed", info={"error": error})
 
     def forget(self, run_id: str) -> int:
         """Delete a run's records, correctness and status (to redo it); returns rows removed."""

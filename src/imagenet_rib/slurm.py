@@ -136,6 +136,7 @@ def dispatch(
         for s, job in jobs:
             try:
                 out.results[s.run_id] = job.result()
+                out.failed.update(out.results[s.run_id].get("failed", {}))  # e.g. diverged
             except Exception as err:  # noqa: BLE001 - report every failed job, then stop
                 out.failed[s.run_id] = f"{type(err).__name__}: {err}"[-2000:]
         if out.failed:

@@ -6,7 +6,8 @@ every suite dataset and of the reference, then writes its records, correctness
 vectors and its ``done`` mark to the `ResultStore` in ONE transaction. A run id is a hash
 of everything that defines the run, so re-running the same config after an interruption
 (even ``kill -9`` mid-write) skips finished runs, resumes the interrupted one from its
-checkpoint folder, and ends with the same store as an uninterrupted run.
+checkpoint folder, and ends with the same store as an uninterrupted run. A run that
+diverges is marked failed (no records) and the sweep goes on with the others.
 """
 
 from __future__ import annotations
@@ -15,23 +16,22 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, distributed
-from .data.splits import SplitConfig
+from . import distributed
 from .determinism import compute_provenance
+from .errors import TrainingDivergedError
 from .paths import atomic_write_text
-from .plan import KINDS, BenchmarkConfig, MethodEntry, RunSpec, builtin_config, plan
-from .records import RUN_ID_FILE, ResultRecord
+from .plan import KINDS, BenchmarkConfig, MethodEntry, builtin_config, plan
+from .records import RUN_ID_FILE
 from .results import ResultStore
-from .suites import SuiteConfig
+from .runs import RunSpec, make_records
 
 if TYPE_CHECKING:
-    from .evaluation import DatasetEval, EvalConfig
+    from .evaluation import EvalConfig
     from .scoring import ScoreTable
 
 __all__ = [
@@ -87,14 +87,20 @@ class _Context:
         return [self._parts[n] for n in self.suite.eval_datasets]
 
     def pretrained(self, name: str) -> Any:
+        """The pretrained model `name`, its `revision` the one its run ids hash."""
+        import dataclasses
+
         from .models import load_model
+        from .runs import model_revision
 
         if name not in self._models:
-            self._models[name] = load_model(name)
+            loaded = load_model(name)
+            revision = model_revision(name, loaded)
+            self._models[name] = dataclasses.replace(loaded, revision=revision)
         return self._models[name]
 
     def run_dir(self, spec: RunSpec) -> Path:
-        return Path(self.config.output_dir) / "runs" / spec.run_id
+        return Path(self.config.output_dir) / "runs" / spec.folder_name
 
     def finetune(self, spec: RunSpec) -> Any:
         """The finished fine-tuning result of a train run (trains or resumes if needed)."""
@@ -118,50 +124,6 @@ class _Context:
         if distributed.is_main_process():  # which run the folder holds, for `rib card`/`push`
             atomic_write_text(self.run_dir(spec) / RUN_ID_FILE, json.dumps({"run_id": spec.run_id}))
         return result
-
-
-def make_records(
-    suite: SuiteConfig,
-    split: SplitConfig,
-    spec: RunSpec,
-    revision: str,
-    method_config: dict[str, Any],
-    variant: str,
-    evals: dict[str, DatasetEval],
-    provenance: dict[str, Any] | None = None,
-) -> list[ResultRecord]:
-    """One `ResultRecord` per evaluated dataset of one model (variant) of run `spec`;
-    `provenance` is how the evaluation ran (`EvalConfig.provenance`)."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cfg = json.dumps(method_config, sort_keys=True, default=str)
-    prov = json.dumps(provenance or {}, sort_keys=True, default=str)
-    return [
-        ResultRecord(
-            run_id=spec.run_id,
-            model=spec.model,
-            model_revision=revision,
-            method=spec.label,
-            method_config=cfg,
-            finetune_dataset=spec.finetune_dataset,
-            variant=variant,
-            eval_dataset=ev.dataset,
-            eval_part=ev.part,
-            suite=suite.name,
-            label_space=suite.label_space,
-            protocol=ev.protocol,
-            split_rule=split.rule,
-            split_seed=split.seed,
-            test_fraction=split.test_fraction,
-            seed=spec.seed,
-            accuracy=float(ev.accuracy),
-            num_images=int(ev.num_images),
-            per_group=json.dumps(ev.per_group, sort_keys=True),
-            library_version=__version__,
-            time=now,
-            provenance=prov,
-        )
-        for ev in evals.values()
-    ]
 
 
 def execute(
@@ -219,38 +181,35 @@ def execute(
     return info
 
 
-@contextlib.contextmanager
-def _run_lock(run_dir: Path) -> Iterator[None]:
-    """Keep two sweeps (e.g. two `rib run` of one config) from running the same run at once.
-
-    Ranks of one data-parallel launch run every run together, so they take no lock. The OS
-    releases the lock of a killed process.
-    """
+def _run_lock(run_dir: Path):
+    """Keep two sweeps (e.g. two `rib run` of one config) from running the same run at once:
+    the second waits, then finds it done. Ranks of one data-parallel launch run every run
+    together, so they take no lock; the OS releases the lock of a killed process."""
     if distributed.world_size() > 1:
-        yield
-        return
-    from filelock import FileLock
+        return contextlib.nullcontext()
+    from .locks import folder_lock
 
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(run_dir) + ".lock"):
-        yield
+    return folder_lock(run_dir, wait=True, what="run folder")
 
 
 @dataclass
 class SweepResult:
-    """What `run` did: the plan, which runs it executed / skipped, and the store path."""
+    """What `run` did: the plan, which runs it executed / skipped / saw fail (run id ->
+    error message; a failed run records nothing), and the store path."""
 
     plan: list[RunSpec]
     executed: list[str]
     skipped: list[str]
     store: Path
     seconds: float
+    failed: dict[str, str] = dataclass_field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": len(self.plan),
             "executed": self.executed,
             "skipped": self.skipped,
+            "failed": self.failed,
             "store": str(self.store),
             "seconds": self.seconds,
         }
@@ -276,13 +235,13 @@ def run(
     start = time.time()
     distributed.init()
     ctx = _Context(config, store, sources=sources, eval_config=eval_config)
-    specs = plan(config, ctx.suite)
+    specs = plan(config, ctx.suite, {m: ctx.pretrained(m).revision for m in config.models})
     by_id = {s.run_id: s for s in specs}
     if distributed.is_main_process():
         for s in specs:
             ctx.store.mark_planned(s.run_id, s.to_dict())
     todo = [s for s in specs if only is None or s.run_id in only]
-    executed, skipped = [], []
+    executed, skipped, failed = [], [], {}
     bar = None
     if progress and distributed.is_main_process():
         from tqdm.auto import tqdm
@@ -307,13 +266,26 @@ def run(
                     spec.finetune_dataset or "-",
                     spec.seed,
                 )
-                execute(spec, ctx, by_id)
-                executed.append(spec.run_id)
+                lost = [d for d in spec.depends_on if d in failed]
+                if lost:
+                    failed[spec.run_id] = f"its source run(s) {lost} failed"
+                else:
+                    try:
+                        execute(spec, ctx, by_id)
+                        executed.append(spec.run_id)
+                    except TrainingDivergedError as err:  # this run's fault: go on with the others
+                        failed[spec.run_id] = str(err)
+                if spec.run_id in failed:
+                    logger.error("run %s failed: %s", spec.run_id, failed[spec.run_id])
+                    if distributed.is_main_process():
+                        ctx.store.mark_failed(spec.run_id, failed[spec.run_id])
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    return SweepResult(specs, executed, skipped, ctx.store.path, round(time.time() - start, 2))
+    return SweepResult(
+        specs, executed, skipped, ctx.store.path, round(time.time() - start, 2), failed
+    )
 
 
 def scores(

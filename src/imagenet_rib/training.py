@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigBase, check_choice, check_range, field
+from .errors import TrainingDivergedError
 
 if TYPE_CHECKING:
     import torch
@@ -42,8 +44,6 @@ OPTIMIZERS = ("sgd", "adamw")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("no", "fp16", "bf16")
 MAX_AUTO_WORKERS = 4
-#: TrainConfig fields that change how fast a run goes, never its result
-MACHINE_FIELDS = ("num_workers",)
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,47 @@ class TrainConfig(ConfigBase):
         return per
 
 
+def diverged_message(what: str, args: Any) -> str:
+    """Why a run diverged (`what`) and the likely causes for its TrainingArguments `args`."""
+    causes = [f"the learning rate (lr={args.learning_rate:g}) is likely too high: lower --lr"]
+    if getattr(args, "fp16", False):
+        causes.append("fp16 overflow is the other usual cause: use --mixed-precision bf16 or no")
+    return (
+        f"training diverged: {what}; {'; '.join(causes)}. Nothing was recorded as done; run "
+        f"again with the fix (a new --output-dir, or delete this run folder)"
+    )
+
+
+def check_finite_weights(module: torch.nn.Module, args: Any) -> None:
+    """Raise `TrainingDivergedError` if any parameter or buffer of `module` is NaN / inf."""
+    import torch
+
+    bad = [
+        name
+        for name, t in module.state_dict().items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise TrainingDivergedError(
+            diverged_message(f"{len(bad)} weight tensor(s) are NaN or infinite ({shown})", args)
+        )
+
+
+def check_runnable(cfg: TrainConfig, num_processes: int) -> None:
+    """Refuse what this machine / launch cannot run (before anything is written): a batch
+    that does not split over the processes and accumulation steps, fp16 without CUDA."""
+    import torch
+
+    from .errors import ConfigError
+
+    cfg.per_device_batch(num_processes)
+    if cfg.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise ConfigError(
+            "mixed_precision='fp16' needs a CUDA device; use --mixed-precision bf16 or no on CPU"
+        )
+
+
 def training_arguments(
     cfg: TrainConfig, output_dir: Path, *, num_processes: int = 1, epochs: float | None = None
 ):
@@ -121,11 +162,8 @@ def training_arguments(
     import torch
     from transformers import TrainingArguments
 
-    from .errors import ConfigError
-
+    check_runnable(cfg, num_processes)
     cuda = torch.cuda.is_available()
-    if cfg.mixed_precision == "fp16" and not cuda:
-        raise ConfigError("mixed_precision='fp16' needs a CUDA device; use 'bf16' or 'no' on CPU")
     return TrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=cfg.per_device_batch(num_processes),
@@ -145,6 +183,9 @@ def training_arguments(
         save_steps=cfg.save_steps or 500,
         save_total_limit=1,
         logging_strategy="steps",
+        # a NaN / inf loss must reach `RIBTrainer.log` (which fails the run), not be replaced
+        # by the average of the previous losses
+        logging_nan_inf_filter=False,
         logging_steps=cfg.logging_steps,
         report_to=[],
         disable_tqdm=True,
@@ -296,10 +337,43 @@ def _trainer_class() -> type:
             )
             torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
 
+        def _save_checkpoint(self, model, trial) -> None:
+            # staged, then renamed into place in one step (see `checkpoints`)
+            from .checkpoints import publish, staging_root
+
+            step = self.state.global_step
+            self._staging = str(staging_root(self.args.output_dir, step))
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self._staging = None
+            self.accelerator.wait_for_everyone()  # every process wrote its RNG state
+            if self.args.should_save:
+                publish(self.args.output_dir, step)
+            self.accelerator.wait_for_everyone()
+
+        def _get_output_dir(self, trial) -> str:
+            staging = getattr(self, "_staging", None)
+            return staging if staging else super()._get_output_dir(trial)
+
         def _track(self, name: str, value: torch.Tensor) -> None:
             self._terms.setdefault(name, []).append(value.float())
 
         def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            # reduced over the processes, so every rank stops; an infinite gradient norm is
+            # divergence too (clipping then zeroes the step and training silently stalls)
+            for key, what in (
+                ("loss", "loss"),
+                ("train_loss", "loss"),
+                ("grad_norm", "gradient norm"),
+            ):
+                if key in logs and not math.isfinite(logs[key]):
+                    raise TrainingDivergedError(
+                        diverged_message(
+                            f"the training {what} is {logs[key]} at step {self.state.global_step}",
+                            self.args,
+                        )
+                    )
             if "loss" in logs and self._terms:
                 import torch
 

@@ -112,4 +112,5 @@ def run_parallel(
         [r for res in results for r in res["skipped"]],
         store.path,
         round(time.time() - start, 2),
+        {k: v for res in results for k, v in res.get("failed", {}).items()},
     )

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     out = Path(args.output_dir)
     name = args.config or ("mini-rib-quick" if args.quick else "mini-rib-demo")
-    config = load_config(name, output_dir=str(out / "runs"), store=str(out / "results.sqlite"))
+    # run folders in <out>/runs/, the store <out>/results.sqlite (no runs/runs/ nesting)
+    config = load_config(name, output_dir=str(out), store=str(out / "results.sqlite"))
 
     t = _step("building the Mini-RIB suite (cached after the first run)")
     print(f"   mini-rib {build_suite().name}: {', '.join(config.load_suite().eval_datasets)}")

@@ -28,10 +28,17 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from huggingface_hub import get_token
+
     from ..errors import ConfigError
     from ..hub import publish_benchmark_eval_yaml, push_run
     from ..report import load_results
 
+    if get_token() is None:  # before reading or building anything
+        raise ConfigError(
+            "no Hugging Face token: set HF_TOKEN to a token with write access, or run "
+            "`hf auth login` once (rib never takes a token on the command line)"
+        )
     df, correct = load_results(args.store)
     if args.publish_eval_yaml:
         if not args.benchmark:

@@ -56,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..report import build_report, load_results
 
+    if args.n_boot < 0:  # never silently "no bootstrap"
+        raise ConfigError(
+            f"--n-boot {args.n_boot} is negative; give the number of bootstrap resamples "
+            f"(e.g. 1000), or 0 for no bootstrap intervals"
+        )
     vector = None
     if args.otdd:
         from ..otdd.vector import OTDDVector

@@ -1,7 +1,8 @@
 """``rib run CONFIG``: run (or resume) a benchmark matrix from a YAML/JSON config.
 
 Re-running the same command after any interruption finishes the plan without redoing
-finished runs. ``--executor local|slurm`` dispatches one submitit job per run instead.
+finished runs; a run that fails (training diverged) is reported, the others go on, and
+the command lists the failures at the end and exits 1. ``--executor local|slurm`` dispatches one submitit job per run instead.
 """
 
 from __future__ import annotations
@@ -118,4 +119,12 @@ def run(args: argparse.Namespace) -> int:
             f"({result.seconds:.0f} s); results in {result.store}"
         )
     print_summary(config, ResultStore(config.store_path), sources)
+    failed = getattr(result, "failed", {})
+    if failed:
+        print(f"{len(failed)} run(s) FAILED (nothing recorded for them):")
+        by_id = {s.run_id: s for s in result.plan}
+        for rid, error in failed.items():
+            s = by_id[rid]
+            print(f"  {rid}  {s.model} {s.label} {s.finetune_dataset} seed {s.seed}: {error}")
+        return 1
     return 0

@@ -101,9 +101,15 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
             "`rib run` writes rib_config.json next to the weights)"
         )
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path} is not valid JSON ({err}); re-run the fine-tuning") from err
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"{path} is unreadable or not valid JSON ({err}): the run folder is damaged (e.g. a "
+            f"copy cut short); copy it again from where it was written, or re-run the fine-tuning"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object; the run folder is damaged")
+    return data
 
 
 def read_run_id(run_dir: str | Path) -> str | None:

@@ -4,7 +4,7 @@ Names resolve through the `MODELS` registry (Mini-RIB models, the paper's timm p
 torchvision ResNets, plugins' models: ``docs/extending.md``); anything else is, in order:
 
 - a run folder written by `rib finetune` / `rib run` (it has ``rib_model.json``), or a Hub
-  repo `rib push` uploaded one to: reloaded by `finetune.load_run`, method wrapper included
+  repo `rib push` uploaded one to: reloaded by `models.run.load_run`, method wrapper included
   (``info`` names its run folder and method);
 - a local folder or a Hub id of an `AutoModelForImageClassification` checkpoint, transformers
   or timm (`hf.load_hf_model`; ``hf:<id>`` forces that path).
@@ -89,7 +89,7 @@ def load_model(name: str, *, default_label_space: str | None = None, **kwargs: A
         return load_hf_model(name[3:], default_label_space=default_label_space, **kwargs)
     path = Path(name)
     if (path / RUN_MODEL_FILE).is_file():
-        from ..finetune import load_run
+        from .run import load_run
 
         return load_run(path)
     if not path.exists() and "/" in name:
@@ -99,7 +99,7 @@ def load_model(name: str, *, default_label_space: str | None = None, **kwargs: A
         if folder is not None:  # a run pushed by `rib push`: reloaded exactly as its folder
             import dataclasses
 
-            from ..finetune import load_run
+            from .run import load_run
 
             run = load_run(folder)
             return dataclasses.replace(run, name=name, info={**run.info, "hub_id": name})

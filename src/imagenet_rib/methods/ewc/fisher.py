@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...paths import cache_dir
+from ...state import state_checksum
 
 if TYPE_CHECKING:
     import torch
@@ -189,15 +190,6 @@ def fisher_key(
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def state_revision(model: torch.nn.Module) -> str:
-    """Content hash of a module's parameters (when the loader gave no revision)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(t.detach().float().cpu().numpy()).tobytes())
-    return "params:" + h.hexdigest()[:16]
-
-
 def cached_fisher(
     model: torch.nn.Module,
     *,
@@ -223,7 +215,7 @@ def cached_fisher(
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     part = load_split(dataset, "train", split, max_samples=samples, source=source)
     key = fisher_key(
-        revision or state_revision(model),
+        revision or "params:" + state_checksum(model),
         dataset,
         samples,
         kind,
