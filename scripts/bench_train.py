@@ -70,7 +70,8 @@ def trainer_steps(
 ) -> list[float]:
     from imagenet_rib.data.labels import MINI_DIGITS
     from imagenet_rib.data.protocol import full_protocol
-    from imagenet_rib.training import TrainConfig, build_trainer
+    from imagenet_rib.trainer import build_trainer
+    from imagenet_rib.training import TrainConfig
 
     cfg = TrainConfig(
         batch_size=batch,

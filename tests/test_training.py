@@ -298,7 +298,7 @@ def test_lwf_teacher_runs_in_the_training_precision_on_uint8_batches(precision, 
     from imagenet_rib.data.stream import ImageRows
     from imagenet_rib.methods.lwf.config import LwFConfig
     from imagenet_rib.models.mini import image_processor
-    from imagenet_rib.training import build_trainer
+    from imagenet_rib.trainer import build_trainer
     from imagenet_rib.transforms import from_hf_processor
     from rib_train_helpers import make_dataset
 
@@ -336,7 +336,7 @@ def test_trainer_refuses_float_batches(tmp_path):
     from imagenet_rib.data.labels import MINI_DIGITS
     from imagenet_rib.data.protocol import full_protocol
     from imagenet_rib.models.mini import image_processor
-    from imagenet_rib.training import build_trainer
+    from imagenet_rib.trainer import build_trainer
     from imagenet_rib.transforms import from_hf_processor
 
     class Floats(torch.utils.data.Dataset):

@@ -347,7 +347,8 @@ def _train(
     from .checkpoints import last_complete_checkpoint
     from .methods.weights import save_module
     from .models.checkpoint import write_hf_checkpoint
-    from .training import build_trainer, check_finite_weights
+    from .trainer import build_trainer
+    from .training import check_finite_weights
 
     log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
     started = False
