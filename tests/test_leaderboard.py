@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from imagenet_rib.errors import ConfigError  # noqa: E402
-from imagenet_rib.intervals import bootstrap_rib, seed_intervals  # noqa: E402
+from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
 from imagenet_rib.leaderboard import (  # noqa: E402
     build_leaderboard,
     display,
@@ -32,6 +32,7 @@ from imagenet_rib.leaderboard.app import LeaderboardApp, make_app  # noqa: E402
 from imagenet_rib.records import ResultRecord  # noqa: E402
 from imagenet_rib.results import ResultStore  # noqa: E402
 from imagenet_rib.scoring import score_records  # noqa: E402
+from imagenet_rib.seeds import seed_intervals  # noqa: E402
 from imagenet_rib.suites import SuiteConfig  # noqa: E402
 from report_data import (  # noqa: E402
     BASE,

@@ -12,7 +12,7 @@ import pytest
 
 from imagenet_rib import intervals
 from imagenet_rib.correlation import correlation_interval
-from imagenet_rib.intervals import bootstrap_rib, resample_accuracies, seed_intervals
+from imagenet_rib.intervals import bootstrap_rib, resample_accuracies
 from imagenet_rib.scores import (
     PRETRAINED,
     RIBScores,
@@ -20,6 +20,7 @@ from imagenet_rib.scores import (
     compute_rib,
     compute_rib_matrix,
 )
+from imagenet_rib.seeds import seed_intervals
 
 # ViT-B/16 fine-tuned on ImageNet-R, accuracy before -> after (the paper's table)
 PAPER_SUITE = ["imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch", "objectnet"]

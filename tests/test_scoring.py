@@ -15,9 +15,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from imagenet_rib.intervals import bootstrap_rib, seed_intervals  # noqa: E402
+from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
 from imagenet_rib.scores import ScoreInputError  # noqa: E402
 from imagenet_rib.scoring import score_records  # noqa: E402
+from imagenet_rib.seeds import seed_intervals  # noqa: E402
 from report_data import (  # noqa: E402
     BASE,
     DEG,

@@ -166,7 +166,7 @@ def evaluate_checkpoints(
     from .models import LoadedModel, load_model
     from .models.origin import origin_of
     from .results import ResultStore
-    from .runs import revision_of
+    from .state import revision_of
 
     split = split or SplitConfig()
     suite = _suite(suite, data)

@@ -19,24 +19,21 @@ writes files; ``weight_checksums`` in the summary records every process's final 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
 import logging
 import os
-import shutil
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from .data.splits import SplitConfig
+from .derived import derived_models
 from .errors import ConfigError
-from .models.run import load_run
-from .paths import atomic_dir, atomic_write_text
+from .models.run import load_run, quiet_loading
+from .paths import atomic_dir
 from .run_folder import (  # CONFIG_FILE & co. are re-exported: the run-folder file names
     CONFIG_FILE,
     LOG_FILE,
@@ -48,8 +45,7 @@ from .run_folder import (  # CONFIG_FILE & co. are re-exported: the run-folder f
     start,
     trim_log,
 )
-from .runs import revision_of
-from .state import state_checksum
+from .state import revision_of, state_checksum
 from .training import TrainConfig
 
 __all__ = [
@@ -93,20 +89,6 @@ class FinetuneResult:
             "log": self.log,
             "transform": self.transform.to_dict(),
         }
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """No transformers progress bars (weights loading / saving) while a run works."""
-    from transformers.utils import logging as hf_logging
-
-    was = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was:
-            hf_logging.enable_progress_bar()
 
 
 def _jsonable(obj: Any) -> Any:
@@ -175,7 +157,7 @@ def finetune(
     `opt_in` must be True to tune on a dataset whose licence forbids it (ObjectNet);
     `callbacks` are extra `TrainerCallback`s (every stage).
     """
-    with _quiet():
+    with quiet_loading():
         return _finetune(
             model,
             method,
@@ -214,9 +196,8 @@ def _finetune(
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
     from .data.stream import ImageRows
-    from .determinism import compute_provenance
     from .methods import SetupContext, get_method
-    from .run_folder import MACHINE_FIELDS
+    from .run_folder import resolved_config
     from .training import check_runnable
 
     meth = get_method(method)
@@ -254,37 +235,10 @@ def _finetune(
             f"{sources[dataset]!r}; give one"
         )
     source = source or sources.get(dataset)
-    train_cfg = tcfg.to_dict()
-    for k in MACHINE_FIELDS:
-        train_cfg.pop(k)
-    resolved = _jsonable(
-        {
-            "model": {
-                "name": loaded.name,
-                "revision": loaded.revision,
-                "kind": loaded.kind,
-                "label_space": loaded.label_space,
-                "transform": loaded.transform.to_dict(),
-            },
-            "method": meth.name,
-            "method_config": mcfg.to_dict(),
-            "dataset": dataset,
-            "protocol": protocol.to_dict(),
-            "split": split.to_dict(),
-            "train": train_cfg,
-            "max_train_samples": max_train_samples,
-            "source": source,
-            # machine-specific, never compared with an existing run folder's: what decides the
-            # float bits besides the config
-            "provenance": {
-                "library_version": __version__,
-                "world_size": int(os.environ.get("WORLD_SIZE", "1")),
-                "sources": sources,
-                "num_workers": tcfg.workers(),
-                **compute_provenance(),
-            },
-        }
-    )
+    resolved = resolved_config(
+        loaded, meth.name, mcfg, dataset, protocol, split, tcfg,
+        max_train_samples=max_train_samples, source=source, sources=sources,
+    )  # fmt: skip
     run_dir = Path(output_dir)
     if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
         logger.info("run %s is finished; not retraining", run_dir)
@@ -346,7 +300,7 @@ def _train(
 
     from .checkpoints import last_complete_checkpoint
     from .methods.weights import save_module
-    from .models.checkpoint import write_hf_checkpoint
+    from .run_folder import publish_final
     from .trainer import build_trainer
     from .training import check_finite_weights
 
@@ -418,12 +372,6 @@ def _train(
         "method": meth.name,
     }
     if is_main():
-        tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
-        save_module(final, tmp, info)
-        write_hf_checkpoint(tmp)  # preprocessor_config.json, id2label: pipeline() loads it
-        for f in tmp.iterdir():
-            os.replace(f, run_dir / f.name)
-        tmp.rmdir()
         summary = {
             "global_steps": steps,
             "num_train_images": len(train_ds),
@@ -431,9 +379,7 @@ def _train(
             "ranks_agree": len(set(checksums)) == 1,
             "class_counts": np.bincount(part.targets, minlength=protocol.num_targets).tolist(),
         }
-        atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-        shutil.rmtree(ckpt_root, ignore_errors=True)
-        shutil.rmtree(run_dir / "stages", ignore_errors=True)
+        publish_final(run_dir, final, info, summary)
     if trainer is not None:
         trainer.accelerator.wait_for_everyone()
     return FinetuneResult(run_dir, final, loaded.transform, meth.name, resolved, read_log(log_path))
@@ -446,23 +392,3 @@ def _broadcast(value: Any, trainer: Any) -> Any:
     from accelerate.utils import broadcast_object_list
 
     return broadcast_object_list([value])[0]
-
-
-def derived_models(
-    method: str,
-    pretrained: LoadedModel,
-    runs: Sequence[FinetuneResult | str | Path],
-    method_config: dict[str, Any] | None = None,
-) -> list[tuple[str, torch.nn.Module]]:
-    """Models of a ``derived`` method (wise-ft sweep, soup) from finished runs, no training."""
-    from .methods import get_method
-
-    meth = get_method(method)
-    if meth.kind != "derived":
-        raise ConfigError(
-            f"method {method!r} is of kind {meth.kind!r}; derived_models() serves "
-            f"'wise-ft' and 'soup'"
-        )
-    cfg = meth.make_config(method_config)
-    modules = [r.model if isinstance(r, FinetuneResult) else load_run(r).model for r in runs]
-    return meth.derive(pretrained, modules, cfg)

@@ -14,9 +14,8 @@ computed on finite test sets has sampling error, estimated here by:
   groups instead (the cluster bootstrap, Davison & Hinkley 1997, 3.8) and scores
   A* = 100 * sum_g c_g S_g / sum_g c_g n_g with c_g the draw counts, S_g the number of correct
   rows of group g and n_g its size (a ratio estimator: groups may differ in size).
-- `seed_intervals`: the same percentile bootstrap over training seeds (each replicate
-  redraws the S seeds with replacement and averages them), or a Student t interval, which
-  is better behaved with the 3 to 5 seeds a sweep usually has.
+- `seeds.seed_intervals`: the same percentile bootstrap over training seeds, or a Student t
+  interval (its own module).
 `resample_accuracies` (the paired draw) and `intervals_from_replicates` are the kernel that
 `bootstrap_rib` and `imagenet_rib.scoring` share. Point estimates equal `compute_rib` on the
 same data; a missing cell stays NaN.
@@ -28,7 +27,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -155,13 +154,13 @@ class RIBIntervals:
         )
 
 
-def _quantiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bounds over axis 0; NaN (a missing cell) stays NaN."""
     alpha = (1.0 - confidence) / 2.0
     return np.quantile(samples, alpha, axis=0), np.quantile(samples, 1.0 - alpha, axis=0)
 
 
-def _assemble(
+def assemble_intervals(
     point: RIBScores,
     stats: Mapping[str, tuple[np.ndarray, np.ndarray]],
     method: str,
@@ -295,8 +294,8 @@ def intervals_from_replicates(
     """
     idx = np.array([point.suite.index(r) for r in point.finetune_sets])
     reps = rib_arrays(pre_b, post_b, idx, len(point.suite))
-    stats = {k: _quantiles(v, confidence) for k, v in reps.items()}
-    out = _assemble(point, stats, method, confidence, len(pre_b))
+    stats = {k: percentile_interval(v, confidence) for k, v in reps.items()}
+    out = assemble_intervals(point, stats, method, confidence, len(pre_b))
     out.replicates = {k: reps[k] for k in OVERALL if k in reps}
     return out
 
@@ -377,67 +376,13 @@ def bootstrap_rib(
     return intervals_from_replicates(point, pre_b, post_b, confidence, "bootstrap-images")
 
 
-def seed_intervals(
-    scores: Sequence[RIBScores],
-    confidence: float = 0.95,
-    *,
-    method: Literal["bootstrap", "t"] = "bootstrap",
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> RIBIntervals:
-    """Intervals over training seeds, from one `RIBScores` per seed.
-
-    Every score is linear in the accuracies, so the estimate is the score of the seed-mean
-    accuracies, i.e. the mean over seeds. 'bootstrap': percentile interval of B replicates,
-    each the mean over S seeds redrawn with replacement. 't': mean +- t_{S-1,(1+c)/2} s / sqrt(S)
-    with s the sample standard deviation over seeds (preferable for S < 10). A cell missing in
-    any seed is missing in the result.
-    """
-    check_confidence(confidence)
-    scores = list(scores)
-    if len(scores) < 2:
-        raise ScoreInputError(f"seed_intervals needs the scores of >= 2 seeds, got {len(scores)}")
-    first = scores[0]
-    for k, s in enumerate(scores[1:], start=1):
-        if (s.suite, s.finetune_sets, s.reference) != (
-            first.suite,
-            first.finetune_sets,
-            first.reference,
-        ):
-            raise ScoreInputError(
-                f"seed {k} was scored on suite={s.suite}, finetune_sets={s.finetune_sets}, "
-                f"reference={s.reference!r} but seed 0 on {first.suite}, {first.finetune_sets}, "
-                f"{first.reference!r}; score every seed on the same suite"
-            )
-    pre = np.stack([s.acc_pre for s in scores])  # (S, c)
-    post = np.stack([s.acc_post for s in scores])  # (S, r, c)
-    point = scores_from_arrays(
-        pre.mean(0), post.mean(0), first.suite, first.finetune_sets, first.reference
-    )
-    idx = np.array([first.suite.index(r) for r in first.finetune_sets])
-    n = len(first.suite)
-    if method == "bootstrap":
-        draws = np.random.default_rng(seed).integers(0, len(scores), size=(n_boot, len(scores)))
-        out = rib_arrays(pre[draws].mean(1), post[draws].mean(1), idx, n)
-        stats = {k: _quantiles(v, confidence) for k, v in out.items()}
-        return _assemble(point, stats, "bootstrap-seeds", confidence, n_boot)
-    if method == "t":
-        from scipy import stats as scipy_stats
-
-        per_seed = rib_arrays(pre, post, idx, n)  # (S, ...)
-        tq = float(scipy_stats.t.ppf((1.0 + confidence) / 2.0, df=len(scores) - 1))
-        half = {k: tq * v.std(0, ddof=1) / math.sqrt(len(scores)) for k, v in per_seed.items()}
-        stats = {k: (v.mean(0) - half[k], v.mean(0) + half[k]) for k, v in per_seed.items()}
-        return _assemble(point, stats, "t-seeds", confidence, len(scores))
-    raise ScoreInputError(f"method={method!r} is not allowed; choose one of ['bootstrap', 't']")
-
-
 __all__ = [
     "Interval",
     "RIBIntervals",
+    "assemble_intervals",
+    "percentile_interval",
     "bootstrap_rib",
     "group_index",
     "intervals_from_replicates",
     "resample_accuracies",
-    "seed_intervals",
 ]

@@ -127,3 +127,76 @@ def start(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
             f"cannot write the run folder {run_dir} ({err.strerror}); choose a writable "
             f"--output-dir"
         ) from None
+
+
+def publish_final(
+    run_dir: Path, module: Any, info: dict[str, Any], summary: dict[str, Any]
+) -> None:
+    """Write a finished run's model (a standard HF checkpoint: `models.checkpoint`) and then
+    its summary, the mark of a finished run; drop the checkpoints and stage snapshots.
+
+    The model files are written to a temporary folder and renamed into place one by one, so
+    an interrupted write never leaves a summary beside half a model."""
+    import uuid
+
+    from .methods.weights import save_module
+    from .models.checkpoint import write_hf_checkpoint
+
+    tmp = run_dir / f".final-{uuid.uuid4().hex[:8]}"
+    save_module(module, tmp, info)
+    write_hf_checkpoint(tmp)  # preprocessor_config.json, id2label: pipeline() loads it
+    for f in tmp.iterdir():
+        os.replace(f, run_dir / f.name)
+    tmp.rmdir()
+    atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    shutil.rmtree(run_dir / "stages", ignore_errors=True)
+
+
+def resolved_config(
+    loaded: Any,
+    method: str,
+    method_config: Any,
+    dataset: str,
+    protocol: Any,
+    split: Any,
+    train: Any,
+    *,
+    max_train_samples: int | None,
+    source: str | None,
+    sources: dict[str, str],
+) -> dict[str, Any]:
+    """The run folder's ``rib_config.json``: everything that decides the run's result (a
+    folder never takes a different one), plus its machine ``provenance`` (never compared)."""
+    from . import __version__
+    from .determinism import compute_provenance
+    from .state import revision_of
+
+    train_cfg = {k: v for k, v in train.to_dict().items() if k not in MACHINE_FIELDS}
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    config = {
+        "model": {
+            "name": loaded.name,
+            "revision": revision_of(loaded),  # as `rib run` records it
+            "kind": loaded.kind,
+            "label_space": loaded.label_space,
+            "transform": loaded.transform.to_dict(),
+        },
+        "method": method,
+        "method_config": method_config.to_dict(),
+        "dataset": dataset,
+        "protocol": protocol.to_dict(),
+        "split": split.to_dict(),
+        "train": train_cfg,
+        "max_train_samples": max_train_samples,
+        "source": source,
+        # what decides the float bits besides the config
+        "provenance": {
+            "library_version": __version__,
+            "world_size": world_size,
+            "sources": sources,
+            "num_workers": train.workers(),
+            **compute_provenance(),
+        },
+    }
+    return json.loads(json.dumps(config, sort_keys=True, default=str))

@@ -20,7 +20,7 @@ from . import __version__
 from .data.splits import SplitConfig
 from .determinism import compute_provenance
 from .records import ResultRecord, run_id
-from .state import state_checksum
+from .state import revision_of
 from .suites import SuiteConfig
 
 if TYPE_CHECKING:
@@ -78,14 +78,6 @@ def _fingerprint(name: str) -> Any:
         for p in sorted(path.iterdir())
         if p.is_file()
     )
-
-
-def revision_of(loaded: Any) -> str:
-    """The revision of a `LoadedModel`: its loader's (content hash of a folder's weights, Hub
-    snapshot, weights file), else a checksum of its loaded state."""
-    if loaded.revision:
-        return loaded.revision
-    return "state:" + state_checksum(loaded.model)
 
 
 def model_revision(name: str, loaded: Any = None) -> str:

@@ -7,7 +7,7 @@ float64, so a checksum does not depend on the dtype the weights happen to be hel
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -21,3 +21,11 @@ def state_checksum(module: torch.nn.Module) -> str:
         t = t.detach().cpu()
         h.update((t.double() if t.is_floating_point() else t).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def revision_of(loaded: Any) -> str:
+    """The revision of a `LoadedModel`: its loader's (content hash of a folder's weights, Hub
+    snapshot, weights file), else a checksum of its loaded state."""
+    if loaded.revision:
+        return loaded.revision
+    return "state:" + state_checksum(loaded.model)

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """No transformers progress bars while the weights load."""
+def quiet_loading() -> Iterator[None]:
+    """No transformers progress bars (weights loading / saving) inside this block."""
     from transformers.utils import logging as hf_logging
 
     was = hf_logging.is_progress_bar_enabled()
@@ -36,7 +36,7 @@ def _quiet() -> Iterator[None]:
 def load_run(run_dir: str | Path) -> LoadedModel:
     """Reload a finished run's finalized model and transform (LoRA is merged: applied once)."""
     run_dir = Path(run_dir)
-    with _quiet():
+    with quiet_loading():
         return _load_run(run_dir)
 
 

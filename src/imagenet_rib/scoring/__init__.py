@@ -17,7 +17,7 @@ each against the pretrained baseline (method ``"pretrained"``) of the SAME model
   re-centred on its recorded accuracy (for ImageNet-C-style sets the accuracy is a mean
   over corruption/severity groups, not the row mean of the correctness vector);
 - seed intervals of the aggregate where >= 2 seeds exist: Student t over seeds
-  (`intervals.seed_intervals(method="t")`, better behaved than a bootstrap for 3-5 seeds).
+  (`seeds.seed_intervals(method="t")`, better behaved than a bootstrap for 3-5 seeds).
 
 It refuses, with an error naming the fix, records that would mix: another suite, another
 split or label protocol, a fine-tuned revision without its own baseline, or two runs in one
@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..intervals import check_confidence, check_n_boot, intervals_from_replicates, seed_intervals
+from ..intervals import check_confidence, check_n_boot, intervals_from_replicates
 from ..records import ResultRecord
 from ..scores import ScoreInputError, scores_from_arrays
+from ..seeds import seed_intervals
 from .groups import part_groups
 from .inputs import (
     CorrectLookup,
