@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -89,10 +88,6 @@ class FinetuneResult:
             "log": self.log,
             "transform": self.transform.to_dict(),
         }
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
 def _resolve_model(model: str | LoadedModel) -> LoadedModel:

@@ -25,7 +25,6 @@ divergence approaches the exact value as eps -> 0 (within 1% at eps = 0.1 on uni
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +33,7 @@ import numpy as np
 
 from ..config import ConfigBase, check_choice, check_range, field
 from ..errors import ConfigError, RIBError
+from ..formatting import json_safe
 from .gaussian import ClassGaussians, class_gaussians
 from .gaussian import label_distances as gaussian_label_distances
 from .sinkhorn import entropic_ot
@@ -101,20 +101,6 @@ class OTDDConfig(ConfigBase):
             )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 @dataclass
 class OTDDResult:
     """An OTDD value with what it was computed from.
@@ -141,13 +127,13 @@ class OTDDResult:
         out = {
             "distance": self.distance,
             "method": self.method,
-            "classes_a": _jsonable(self.classes_a),
-            "classes_b": _jsonable(self.classes_b),
-            "diagnostics": _jsonable(self.diagnostics),
+            "classes_a": json_safe(self.classes_a),
+            "classes_b": json_safe(self.classes_b),
+            "diagnostics": json_safe(self.diagnostics),
             "config": self.config.to_dict(),
         }
         if label_matrix:
-            out["label_distances"] = _jsonable(self.label_distances)
+            out["label_distances"] = json_safe(self.label_distances)
         return out
 
     def summary(self) -> str:
