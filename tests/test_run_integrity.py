@@ -297,3 +297,24 @@ def test_resume_skips_a_checkpoint_without_optimizer_state(tmp_path, caplog):
     text = caplog.text
     assert "skipping incomplete checkpoint" in text and "missing optimizer.pt" in text
     assert "missing a readable trainer_state.json" in text
+
+
+# ------------------------------------------------------------------------ console
+
+
+def test_finetune_shows_a_progress_bar_and_reports_the_true_loss_and_steps(
+    tiny_env, tmp_path, capsys
+):
+    logging_every = ["--logging-steps", "50"]  # longer than the run: no step is logged
+    assert main(finetune_argv(tiny_env, tmp_path / "run", *logging_every)) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["steps"] == 4  # the run's step count, not the last logged step
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").open()]
+    (mean,) = [r["train_loss"] for r in log if "train_loss" in r]
+    assert report["final_loss"] == mean and mean > 0  # the Trainer's mean: never null
+    assert "fine-tuning" in err and "4/4" in err  # our bar, run to its end
+    assert "{'loss'" not in out + err and "'train_runtime'" not in out + err  # no Trainer dicts
+    assert main(finetune_argv(tiny_env, tmp_path / "quiet", "--no-progress")) == 0
+    out, err = capsys.readouterr()
+    assert "fine-tuning" not in err and json.loads(out.strip().splitlines()[-1])["steps"] == 4

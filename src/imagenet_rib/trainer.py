@@ -122,6 +122,36 @@ class JsonlLogger(TrainerCallback):
                 )
 
 
+class TrainProgress(TrainerCallback):
+    """Callback: one progress bar per stage on stderr (main process), with the last logged
+    loss; the Trainer's own bar and its printed log dicts stay off."""
+
+    def __init__(self, stage: str = "") -> None:
+        self.stage, self.bar = stage, None
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        if state.is_world_process_zero:
+            from tqdm.auto import tqdm
+
+            desc = f"fine-tuning{' ' + self.stage if self.stage else ''}"
+            self.bar = tqdm(
+                total=state.max_steps, initial=state.global_step, desc=desc, unit="step"
+            )
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 class RIBTrainer(Trainer):
     """`Trainer` whose loss is the protocol-restricted CE plus the regularisers' penalties."""
 

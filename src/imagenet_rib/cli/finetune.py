@@ -78,6 +78,7 @@ def add_parser(subparsers) -> None:
         "--max-train-samples", type=int, default=None, help="seeded subsample of the train part"
     )
     p.add_argument("--no-resume", action="store_true", help="ignore checkpoints and retrain")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--allow-label-mismatch",
         action="store_true",
@@ -104,8 +105,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..finetune import finetune
+    from ..finetune import SUMMARY_FILE, finetune
     from ..models import load_model
+    from ..trainer import TrainProgress
 
     model = (
         load_model(args.model, allow_label_mismatch=True)
@@ -126,18 +128,23 @@ def run(args: argparse.Namespace) -> int:
         source=args.source,
         sources=data_sources(args.data),
         opt_in=args.opt_in,
+        callbacks=[] if args.no_progress else [TrainProgress()],
     )
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:
+        # the last logged step's loss, else the Trainer's mean over the run (a run shorter than
+        # logging_steps); the step count of every stage, from the run's summary
         last = next((r for r in reversed(result.log) if "loss" in r), {})
+        mean = next((r for r in reversed(result.log) if "train_loss" in r), {})
+        summary = json.loads((result.run_dir / SUMMARY_FILE).read_text())
         print(
             json.dumps(
                 {
                     "run_dir": str(result.run_dir),
                     "method": result.method,
-                    "final_loss": last.get("loss"),
-                    "steps": last.get("step"),
+                    "final_loss": last.get("loss", mean.get("train_loss")),
+                    "steps": summary["global_steps"],
                 }
             )
         )
