@@ -60,7 +60,9 @@ def test_make_records_writes_the_evaluation_provenance():
     from imagenet_rib.sweep import RunSpec, make_records
 
     suite = load_suite("mini-rib")
-    spec = RunSpec("rid", "baseline", "m", "pretrained", "pretrained", {}, {}, "", 0)
+    spec = RunSpec(
+        run_id="rid", kind="baseline", model="m", method="pretrained", label="pretrained"
+    )
     ev = DatasetEval("mini-a", "test", "subset", 50.0, 2, np.array([True, False]))
     prov = EvalConfig(precision="bf16", batch_size=64).provenance()
     (rec,) = make_records(suite, SplitConfig(), spec, "rev", {}, "", {"mini-a": ev}, prov)

@@ -123,7 +123,13 @@ def _records(suite, split, o: ModelOrigin, evals, provenance) -> list[ResultReco
         cfg: dict[str, Any] = {"method": "pretrained"}
     else:
         spec = RunSpec(
-            o.run_id, "train", o.model, o.method, o.method, {}, {}, o.finetune_set, o.seed
+            run_id=o.run_id,
+            kind="train",
+            model=o.model,
+            method=o.method,
+            label=o.method,
+            finetune_dataset=o.finetune_set,
+            seed=o.seed,
         )
         cfg = o.method_config
     return make_records(suite, split, spec, o.revision or "", cfg, "", evals, provenance)

@@ -243,17 +243,16 @@ def plan(
                     ids[m.label] = rid
                     trained.append(
                         RunSpec(
-                            rid,
-                            "train",
-                            model,
-                            m.name,
-                            m.label,
-                            dict(m.config),
-                            train,
-                            d,
-                            seed,
-                            (),
-                            config.max_train_samples.get(d),
+                            run_id=rid,
+                            kind="train",
+                            model=model,
+                            method=m.name,
+                            label=m.label,
+                            method_config=dict(m.config),
+                            train=train,
+                            finetune_dataset=d,
+                            seed=seed,
+                            max_train_samples=config.max_train_samples.get(d),
                         )
                     )
                 for m in config.methods:
@@ -269,16 +268,15 @@ def plan(
                     )
                     derived.append(
                         RunSpec(
-                            rid,
-                            "derived",
-                            model,
-                            m.name,
-                            m.label,
-                            dict(m.config),
-                            {},
-                            d,
-                            seed,
-                            deps,
+                            run_id=rid,
+                            kind="derived",
+                            model=model,
+                            method=m.name,
+                            label=m.label,
+                            method_config=dict(m.config),
+                            finetune_dataset=d,
+                            seed=seed,
+                            depends_on=deps,
                         )
                     )
     return baselines + trained + derived

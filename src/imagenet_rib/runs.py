@@ -11,7 +11,7 @@ rule, the pretrained weights' revision (`model_revision`) and the data version
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,19 +27,20 @@ if TYPE_CHECKING:
     from .evaluation import DatasetEval
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunSpec:
-    """One run of the plan; `run_id` hashes every field that defines its results."""
+    """One run of the plan; `run_id` hashes every field that defines its results. A
+    baseline (``kind="baseline"``, method ``pretrained``) has no training fields."""
 
     run_id: str
     kind: str
     model: str
     method: str
     label: str
-    method_config: dict[str, Any]
-    train: dict[str, Any]
-    finetune_dataset: str
-    seed: int
+    method_config: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    finetune_dataset: str = ""
+    seed: int = 0
     depends_on: tuple[str, ...] = ()
     max_train_samples: int | None = None
 
@@ -128,7 +129,9 @@ def common_fields(
 def baseline_spec(model: str, suite: SuiteConfig, split: SplitConfig, revision: str) -> RunSpec:
     """The baseline run (pretrained model `model` at `revision` evaluated on `suite`)."""
     rid = run_id(method="pretrained", **common_fields(suite, split, model, revision))
-    return RunSpec(rid, "baseline", model, "pretrained", "pretrained", {}, {}, "", 0)
+    return RunSpec(
+        run_id=rid, kind="baseline", model=model, method="pretrained", label="pretrained"
+    )
 
 
 def make_records(
