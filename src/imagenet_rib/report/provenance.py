@@ -60,13 +60,10 @@ def hardware() -> dict[str, str]:
         info["memory"] = f"{pages * size / 2**30:.1f} GiB"
     except (ValueError, OSError, AttributeError):  # not POSIX
         info["memory"] = MISSING
-    try:
-        import torch
+    import torch
 
-        names = [torch.cuda.get_device_name(k) for k in range(torch.cuda.device_count())]
-        info["gpus"] = ", ".join(names) or "none"
-    except ImportError:
-        info["gpus"] = "not queried (torch not installed)"
+    names = [torch.cuda.get_device_name(k) for k in range(torch.cuda.device_count())]
+    info["gpus"] = ", ".join(names) or "none"
     return info
 
 
