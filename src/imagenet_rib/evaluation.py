@@ -237,7 +237,12 @@ def evaluate(
     import torch
 
     from . import distributed
-    from .data.stream import PartBatches, check_device_transform, decode_on_device
+    from .data.stream import (
+        PartBatches,
+        check_device_transform,
+        decode_on_device,
+        loader_workers,
+    )
     from .models import logits_of
 
     cfg = config or EvalConfig()
@@ -252,7 +257,8 @@ def evaluate(
         cfg.batch_size,
         encoded=cfg.decode == "gpu",
     )
-    workers = min(cfg.workers(), len(batches))
+    rows = sum(hi - lo for lo, hi in bounds)
+    workers = loader_workers(cfg.num_workers, min(cfg.workers(), len(batches)), rows)
     # nvJPEG copies the encoded bytes itself: pinning them would only cost time
     auto_pin = device.type == "cuda" and cfg.decode == "cpu"
     pin = auto_pin if cfg.pin_memory is None else cfg.pin_memory

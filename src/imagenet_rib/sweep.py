@@ -68,15 +68,18 @@ class _Context:
         *,
         sources: dict[str, str] | None = None,
         eval_config: EvalConfig | None = None,
+        loader_workers: int | None = None,
     ) -> None:
         from .evaluation import EvalConfig
 
         self.config = config
+        self.loader_workers = loader_workers
         suite = config.load_suite()
         self.suite = suite.replace(sources={**suite.sources, **(sources or {})})
         self.split = config.split_config
         self.store = store or ResultStore(config.store_path)
-        self.eval_config = eval_config or EvalConfig(batch_size=config.eval_batch_size)
+        workers = {} if loader_workers is None else {"num_workers": loader_workers}
+        self.eval_config = eval_config or EvalConfig(batch_size=config.eval_batch_size, **workers)
         self._parts: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
 
@@ -111,7 +114,9 @@ class _Context:
             spec.method,
             spec.finetune_dataset,
             method_config=spec.method_config,
-            train=spec.train,
+            train=spec.train
+            if self.loader_workers is None
+            else {**spec.train, "num_workers": self.loader_workers},  # a machine field
             split=self.split,
             rule=self.suite.objectnet_rule,
             max_train_samples=spec.max_train_samples,
@@ -223,6 +228,7 @@ def run(
     store: ResultStore | None = None,
     sources: dict[str, str] | None = None,
     eval_config: EvalConfig | None = None,
+    loader_workers: int | None = None,
 ) -> SweepResult:
     """Execute the plan in order, skipping runs the store already has (see module docstring).
 
@@ -230,11 +236,15 @@ def run(
     be in `only` too): this is how `slurm.dispatch` runs one job per run. `sources`
     (dataset -> folder or Hub id) override the suite's; `eval_config` sets how evaluation
     runs (default: ``EvalConfig(batch_size=config.eval_batch_size)``), recorded with every
-    result.
+    result. `loader_workers` overrides the data-loader worker processes of every run's
+    training and evaluation (0: decode in this process); like every machine setting it
+    changes neither run ids nor results.
     """
     start = time.time()
     distributed.init()
-    ctx = _Context(config, store, sources=sources, eval_config=eval_config)
+    ctx = _Context(
+        config, store, sources=sources, eval_config=eval_config, loader_workers=loader_workers
+    )
     specs = plan(config, ctx.suite, {m: ctx.pretrained(m).revision for m in config.models})
     by_id = {s.run_id: s for s in specs}
     if distributed.is_main_process():

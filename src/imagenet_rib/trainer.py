@@ -44,11 +44,19 @@ logger = logging.getLogger(__name__)
 
 
 def training_arguments(
-    cfg: TrainConfig, output_dir: Path, *, num_processes: int = 1, epochs: float | None = None
+    cfg: TrainConfig,
+    output_dir: Path,
+    *,
+    num_processes: int = 1,
+    epochs: float | None = None,
+    rows: int | None = None,
 ):
-    """`transformers.TrainingArguments` for `cfg` (no eval loop, no tqdm, sparse checkpoints)."""
+    """`transformers.TrainingArguments` for `cfg` (no eval loop, no tqdm, sparse checkpoints);
+    `rows`: the training rows each process reads (an automatic worker count follows it)."""
     import torch
     from transformers import TrainingArguments
+
+    from .data.stream import loader_workers
 
     check_runnable(cfg, num_processes)
     cuda = torch.cuda.is_available()
@@ -77,7 +85,9 @@ def training_arguments(
         logging_steps=cfg.logging_steps,
         report_to=[],
         disable_tqdm=True,
-        dataloader_num_workers=cfg.workers(),
+        dataloader_num_workers=cfg.workers()
+        if rows is None
+        else loader_workers(cfg.num_workers, cfg.workers(), rows),
         dataloader_pin_memory=cuda,
         label_names=["labels"],
         remove_unused_columns=False,
@@ -302,7 +312,9 @@ def build_trainer(
     import os
 
     n_proc = num_processes or int(os.environ.get("WORLD_SIZE", "1"))
-    args = training_arguments(cfg, output_dir, num_processes=n_proc, epochs=epochs)
+    args = training_arguments(
+        cfg, output_dir, num_processes=n_proc, epochs=epochs, rows=len(dataset) // n_proc
+    )
     cbs = [
         *([JsonlLogger(log_path, {"stage": stage} if stage else None)] if log_path else []),
         *callbacks,

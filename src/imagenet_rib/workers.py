@@ -53,8 +53,10 @@ def _work(config: BenchmarkConfig, only: list[str], threads: int) -> dict[str, A
     # Trainer.train ends with a full gc.collect() (accelerate's free_memory), which walks the
     # ~0.5 M objects of these libraries: 0.3 s per run. Frozen, they are skipped.
     gc.freeze()
+    # the worker processes are the parallelism: on their share of the cores, spawning data
+    # loader processes per run costs more than it decodes (32-px images), so they load in process
     with torch_threads(threads):
-        return run(config, only=only, progress=False).to_dict()
+        return run(config, only=only, progress=False, loader_workers=0).to_dict()
 
 
 def run_parallel(

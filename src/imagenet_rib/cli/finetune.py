@@ -105,6 +105,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..console import library_output
     from ..finetune import SUMMARY_FILE, finetune
     from ..models import load_model
     from ..trainer import TrainProgress
@@ -114,22 +115,23 @@ def run(args: argparse.Namespace) -> int:
         if args.allow_label_mismatch
         else args.model
     )
-    result = finetune(
-        model,
-        args.method,
-        args.dataset,
-        method_config=parse_method_config(args.method_config),
-        train=dataclass_from_args(TrainConfig, args),
-        split=dataclass_from_args(SplitConfig, args, prefix="split_"),
-        rule=args.objectnet_rule,
-        max_train_samples=args.max_train_samples,
-        output_dir=args.output_dir,
-        resume=not args.no_resume,
-        source=args.source,
-        sources=data_sources(args.data),
-        opt_in=args.opt_in,
-        callbacks=[] if args.no_progress else [TrainProgress()],
-    )
+    with library_output():  # no library progress bars, chatter or FutureWarnings
+        result = finetune(
+            model,
+            args.method,
+            args.dataset,
+            method_config=parse_method_config(args.method_config),
+            train=dataclass_from_args(TrainConfig, args),
+            split=dataclass_from_args(SplitConfig, args, prefix="split_"),
+            rule=args.objectnet_rule,
+            max_train_samples=args.max_train_samples,
+            output_dir=args.output_dir,
+            resume=not args.no_resume,
+            source=args.source,
+            sources=data_sources(args.data),
+            opt_in=args.opt_in,
+            callbacks=[] if args.no_progress else [TrainProgress()],
+        )
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:

@@ -54,6 +54,18 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+#: an automatic worker count (``num_workers=-1``) decodes a part of fewer rows in process:
+#: starting a loader worker (a fresh interpreter importing torch) costs seconds, more than
+#: decoding a few thousand small images; a user-given count is always used as given
+AUTO_IN_PROCESS_ROWS = 4096
+
+
+def loader_workers(requested: int, resolved: int, rows: int) -> int:
+    """The loader workers for `rows` rows: `resolved` (the count `requested` resolves to),
+    or 0 when the count is automatic (`requested` < 0) and `rows` < AUTO_IN_PROCESS_ROWS."""
+    return 0 if requested < 0 and rows < AUTO_IN_PROCESS_ROWS else resolved
+
+
 def default_workers(cap: int) -> int:
     """Loader workers per process: this process's share of the cores, at most `cap`.
 
