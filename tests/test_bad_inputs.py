@@ -1036,7 +1036,7 @@ RUN_FOLDER_CASES = [
     ),
     Case(
         "finetune-truncated-run-config",
-        r"rib_config.json is unreadable or not valid JSON.*copy it again, or delete the folder",
+        r"rib_config.json is unreadable or not valid JSON.*copy it again .*delete the folder",
         argv=lambda d: finetune_argv(d, "run"),
         setup=lambda d: (bad_model(d, None), write(d / "run" / "rib_config.json", '{"model": {')),
     ),
@@ -1061,7 +1061,7 @@ RUN_FOLDER_CASES = [
     ),
     Case(
         "card-truncated-run-config",
-        r"rib_config.json is unreadable or not valid JSON.*copy it again .*or re-run",
+        r"rib_config.json is unreadable or not valid JSON.*copy it again .*re-run the fine-tuning",
         argv=lambda d: ["card", str(d / "run"), "--store", str(d / "s.sqlite")],
         setup=lambda d: finished_run(d, truncate="rib_config.json"),
     ),

@@ -50,7 +50,8 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError) as err:
         raise ConfigError(
             f"{path} is unreadable or not valid JSON ({err}); the run folder is damaged "
-            f"(e.g. a copy cut short): copy it again, or delete the folder to rerun the run"
+            f"(e.g. a copy cut short): copy it again from where it was written, or delete the "
+            f"folder and re-run the fine-tuning"
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object; the run folder is damaged")

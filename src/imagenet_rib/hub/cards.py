@@ -100,16 +100,9 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
             f"{path} does not exist: {run_dir} is not a finished run folder (`rib finetune` or "
             "`rib run` writes rib_config.json next to the weights)"
         )
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(
-            f"{path} is unreadable or not valid JSON ({err}): the run folder is damaged (e.g. a "
-            f"copy cut short); copy it again from where it was written, or re-run the fine-tuning"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a JSON object; the run folder is damaged")
-    return data
+    from ..run_folder import read_config
+
+    return read_config(run_dir)
 
 
 def read_run_id(run_dir: str | Path) -> str | None:

@@ -79,10 +79,9 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
             f"run folder {run_dir} has no rib_config.json, so its base model, method and "
             "fine-tuning set are unknown; pass them with --base-model, --method, --finetune-set"
         )
-    try:
-        return json.loads(path.read_text())
-    except ValueError as err:
-        raise ConfigError(f"{path} is not valid JSON ({err}); re-run the fine-tuning") from None
+    from ..run_folder import read_config
+
+    return read_config(run_dir)
 
 
 def _run_origin(run_dir: Path, stated: dict[str, Any]) -> ModelOrigin:
