@@ -23,7 +23,7 @@ def library_output() -> Iterator[None]:
     no UserWarnings raised inside the libraries within the block (our own ``imagenet_rib``
     loggers and warnings are untouched)."""
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_no_progress_bars())
+        stack.enter_context(no_progress_bars())
         stack.enter_context(_library_loggers(logging.ERROR))
         stack.enter_context(warnings.catch_warnings())
         # deprecation notices are the libraries' business with us, never the user's; the
@@ -51,7 +51,8 @@ def _library_loggers(level: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _no_progress_bars() -> Iterator[None]:
+def no_progress_bars() -> Iterator[None]:
+    """No transformers / datasets / huggingface_hub progress bars inside the block."""
     import datasets
     import huggingface_hub.utils as hub_utils
     from transformers.utils import logging as hf_logging

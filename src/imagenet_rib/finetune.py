@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .console import no_progress_bars
 from .data.splits import SplitConfig
 from .derived import derived_models
 from .errors import ConfigError
-from .models.run import load_run, quiet_loading
+from .models.run import load_run
 from .paths import atomic_dir
 from .run_folder import (  # CONFIG_FILE & co. are re-exported: the run-folder file names
     CONFIG_FILE,
@@ -113,6 +114,11 @@ def _check_head(loaded: LoadedModel, protocol, example: torch.Tensor, dataset: s
         raise ConfigError(f"cannot fine-tune {loaded.name!r} on {dataset!r}: {err}") from None
 
 
+def _is_finished(run_dir: Path, resolved: dict[str, Any], resume: bool) -> bool:
+    """A run folder of this exact config that holds a finished run (and may be reused)."""
+    return check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume
+
+
 def _finished(run_dir: Path, resolved: dict[str, Any]) -> FinetuneResult:
     loaded = load_run(run_dir)
     return FinetuneResult(
@@ -152,7 +158,7 @@ def finetune(
     `opt_in` must be True to tune on a dataset whose licence forbids it (ObjectNet);
     `callbacks` are extra `TrainerCallback`s (every stage).
     """
-    with quiet_loading():
+    with no_progress_bars():
         return _finetune(
             model,
             method,
@@ -235,7 +241,7 @@ def _finetune(
         max_train_samples=max_train_samples, source=source, sources=sources,
     )  # fmt: skip
     run_dir = Path(output_dir)
-    if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+    if _is_finished(run_dir, resolved, resume):
         logger.info("run %s is finished; not retraining", run_dir)
         return _finished(run_dir, resolved)
     # everything that can be checked is checked before the folder is touched: a refused
@@ -257,7 +263,7 @@ def _finetune(
     )
     with run_lock(run_dir):
         # again under the lock: another process may have finished it meanwhile
-        if check_folder(run_dir, resolved) and (run_dir / SUMMARY_FILE).exists() and resume:
+        if _is_finished(run_dir, resolved, resume):
             return _finished(run_dir, resolved)
         return _train(
             run_dir,

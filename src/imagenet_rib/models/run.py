@@ -7,11 +7,10 @@ folder holding ``rib_model.json``.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..console import no_progress_bars
 from ..errors import ConfigError
 from ..run_folder import SUMMARY_FILE
 
@@ -19,24 +18,10 @@ if TYPE_CHECKING:
     from . import LoadedModel
 
 
-@contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """No transformers progress bars (weights loading / saving) inside this block."""
-    from transformers.utils import logging as hf_logging
-
-    was = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was:
-            hf_logging.enable_progress_bar()
-
-
 def load_run(run_dir: str | Path) -> LoadedModel:
     """Reload a finished run's finalized model and transform (LoRA is merged: applied once)."""
     run_dir = Path(run_dir)
-    with quiet_loading():
+    with no_progress_bars():
         return _load_run(run_dir)
 
 
