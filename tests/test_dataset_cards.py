@@ -170,9 +170,9 @@ def test_cli_card_writes_a_file(tmp_path, capsys):
                 str(tmp_path / "out"),
                 "--out",
                 str(tmp_path / "README.md"),
-                "--seed",
+                "--split-seed",
                 "4",
-                "--rule",
+                "--split-rule",
                 "none",
             ]
         )

@@ -31,7 +31,7 @@ TRAIN = [
     "0",
     "--logging-steps",
     "1",
-    "--split",
+    "--split-rule",
     "none",
 ]
 

@@ -20,7 +20,7 @@ from test_bad_inputs import snapshot
 TESTS = Path(__file__).parent
 FAST = [
     "--max-steps", "4", "--batch-size", "8", "--warmup-steps", "0", "--scheduler", "constant",
-    "--logging-steps", "1", "--save-steps", "0", "--split", "none", "--num-workers", "0",
+    "--logging-steps", "1", "--save-steps", "0", "--split-rule", "none", "--num-workers", "0",
 ]  # fmt: skip
 
 

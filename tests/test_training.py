@@ -379,3 +379,17 @@ def test_num_workers_is_machine_provenance_not_part_of_the_run(tiny_env, tmp_pat
         split=SPLIT,
     )
     assert again.run_dir == tmp_path / "r"
+
+
+def test_finetune_names_its_options_when_one_is_unknown_or_missing(tmp_path):
+    from imagenet_rib.finetune import FinetuneArgs
+
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['epochs'\]; the options are "):
+        finetune("mini-vit-clean", "ft", "mini-sketch", output_dir=tmp_path, epochs=3)
+    with pytest.raises(ConfigError, match="output_dir is required; the options are output_dir, "):
+        finetune("mini-vit-clean", "ft", "mini-sketch")
+    with pytest.raises(ConfigError, match=r"max_train_samples=0 is out of range; it must lie in \[1, inf\]"):
+        FinetuneArgs(model="m", method="ft", dataset="d", output_dir="o", max_train_samples=0)
+    args = FinetuneArgs(model="m", method="ft", dataset="d", output_dir="o", sources={"d": "x"})
+    assert args.data_source() == "x" and args.train_config() == TrainConfig()
+    assert not tmp_path.joinpath("rib_config.json").exists()

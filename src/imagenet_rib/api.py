@@ -82,7 +82,7 @@ def _check_origin(o: ModelOrigin, name: str, suite: SuiteConfig, split: SplitCon
         raise ConfigError(
             f"{name!r} was fine-tuned with split {o.split} but would be evaluated with "
             f"{split.to_dict()}: its test images could be training images; evaluate with the "
-            "run's split (--split-rule / --test-fraction / --split-seed)"
+            "run's split (--split-rule / --split-test-fraction / --split-seed)"
         )
 
 

@@ -23,7 +23,7 @@ import copy
 import dataclasses
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,35 +33,34 @@ from .data.splits import SplitConfig
 from .derived import derived_models
 from .errors import ConfigError
 from .models.run import load_run
-from .paths import atomic_dir
 from .run_folder import (  # CONFIG_FILE & co. are re-exported: the run-folder file names
     CONFIG_FILE,
     LOG_FILE,
     SUMMARY_FILE,
     check_folder,
-    is_main,
     read_log,
     run_lock,
-    start,
-    trim_log,
 )
-from .state import revision_of, state_checksum
+from .state import state_checksum
 from .training import TrainConfig
 
 __all__ = [
     "CONFIG_FILE",
     "LOG_FILE",
     "SUMMARY_FILE",
+    "FinetuneArgs",
     "FinetuneResult",
     "derived_models",
     "finetune",
     "load_run",
+    "run_finetune",
     "state_checksum",
 ]
 
 if TYPE_CHECKING:
     import torch
 
+    from .finetune_job import FinetuneJob
     from .models import LoadedModel
     from .transforms import ImageTransform
 
@@ -131,265 +130,173 @@ def _finished(run_dir: Path, resolved: dict[str, Any]) -> FinetuneResult:
     )
 
 
-def finetune(
-    model: str | LoadedModel,
-    method: str,
-    dataset: str,
-    *,
-    method_config: dict[str, Any] | None = None,
-    train: TrainConfig | dict[str, Any] | None = None,
-    split: SplitConfig = DEFAULT_SPLIT,
-    rule: str | None = None,
-    max_train_samples: int | None = None,
-    output_dir: str | Path,
-    resume: bool = True,
-    source: str | None = None,
-    sources: dict[str, str] | None = None,
-    opt_in: bool = False,
-    callbacks: Sequence[Any] = (),
-) -> FinetuneResult:
-    """Fine-tune `model` with `method` on the train part of `dataset`; see module docstring.
+@dataclass(frozen=True, kw_only=True)
+class FinetuneArgs:
+    """Everything one fine-tuning run needs: what is tuned, how, on what, and where it goes.
 
     `model` is a name / folder / Hub id or a `LoadedModel` (copied, never trained in place).
-    `train` overrides the reference hyperparameters. With `resume`, an interrupted run
-    continues from its last checkpoint and a finished one is returned without retraining.
-    `source` is where `dataset` is read from; `sources` maps other datasets a method reads
-    (the EWC Fisher's reference set) to theirs (default: ``IMAGENET_RIB_DATA_*``).
-    `opt_in` must be True to tune on a dataset whose licence forbids it (ObjectNet);
-    `callbacks` are extra `TrainerCallback`s (every stage).
+    `train` overrides the reference hyperparameters (a `TrainConfig` or a dict of its
+    fields). With `resume`, an interrupted run continues from its last checkpoint and a
+    finished one is returned without retraining. `source` is where `dataset` is read from;
+    `sources` maps other datasets a method reads (the EWC Fisher's reference set) to theirs
+    (default: ``IMAGENET_RIB_DATA_*``). `opt_in` must be True to tune on a dataset whose
+    licence forbids it (ObjectNet); `callbacks` are extra `TrainerCallback`s (every stage).
     """
+
+    model: str | LoadedModel
+    method: str
+    dataset: str
+    output_dir: str | Path
+    method_config: Mapping[str, Any] | None = None
+    train: TrainConfig | Mapping[str, Any] | None = None
+    split: SplitConfig = DEFAULT_SPLIT
+    rule: str | None = None
+    max_train_samples: int | None = None
+    resume: bool = True
+    source: str | None = None
+    sources: Mapping[str, str] | None = None
+    opt_in: bool = False
+    callbacks: Sequence[Any] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_train_samples is not None:
+            from .config import check_range
+
+            check_range("finetune", "max_train_samples", self.max_train_samples, 1)
+        sources = dict(self.sources or {})
+        given = sources.get(self.dataset, self.source)
+        if self.source is not None and given != self.source:
+            raise ConfigError(
+                f"two sources for {self.dataset!r}: source={self.source!r} and "
+                f"sources[{self.dataset!r}]={given!r}; give one"
+            )
+
+    def train_config(self) -> TrainConfig:
+        train = self.train
+        return train if isinstance(train, TrainConfig) else TrainConfig.from_dict(dict(train or {}))
+
+    def data_source(self) -> str | None:
+        """Where the fine-tuning set is read from (`source`, else its entry in `sources`)."""
+        return self.source or dict(self.sources or {}).get(self.dataset)
+
+
+def finetune(model: str | LoadedModel, method: str, dataset: str, **options: Any) -> FinetuneResult:
+    """Fine-tune `model` with `method` on the train part of `dataset`; see module docstring.
+
+    `options` are the other fields of `FinetuneArgs` (``output_dir`` is required)::
+
+        finetune("mini-vit-clean", "lora", "mini-sketch", output_dir="runs/lora",
+                 method_config={"rank": 4}, train={"epochs": 2})
+    """
+    names = [f.name for f in dataclasses.fields(FinetuneArgs)][3:]
+    unknown = sorted(set(options) - set(names))
+    if unknown or "output_dir" not in options:
+        problem = f"unknown option(s) {unknown}" if unknown else "output_dir is required"
+        raise ConfigError(f"finetune(): {problem}; the options are {', '.join(names)}")
+    return run_finetune(FinetuneArgs(model=model, method=method, dataset=dataset, **options))
+
+
+def run_finetune(args: FinetuneArgs) -> FinetuneResult:
+    """`finetune` with its arguments as one `FinetuneArgs` (what ``rib finetune`` calls)."""
+    from .finetune_job import train_job
+
     with no_progress_bars():
-        return _finetune(
-            model,
-            method,
-            dataset,
-            method_config=method_config,
-            train=train,
-            split=split,
-            rule=rule,
-            max_train_samples=max_train_samples,
-            output_dir=output_dir,
-            resume=resume,
-            source=source,
-            sources=sources,
-            opt_in=opt_in,
-            callbacks=callbacks,
+        job = _prepare(args)
+        if isinstance(job, FinetuneResult):
+            return job
+        with run_lock(job.run_dir):
+            # again under the lock: another process may have finished it meanwhile
+            if _is_finished(job.run_dir, job.resolved, job.resume):
+                return _finished(job.run_dir, job.resolved)
+            final = train_job(job)
+        log = read_log(job.run_dir / LOG_FILE)
+        return FinetuneResult(
+            job.run_dir, final.model, final.transform, job.method.name, job.resolved, log
         )
 
 
-def _finetune(
-    model,
-    method,
-    dataset,
-    *,
-    method_config,
-    train,
-    split,
-    rule,
-    max_train_samples,
-    output_dir,
-    resume,
-    source,
-    sources,
-    opt_in,
-    callbacks,
-) -> FinetuneResult:
+def _prepare(args: FinetuneArgs) -> FinetuneJob | FinetuneResult:
+    """Check everything that can be checked before the run folder is touched (a refused
+    command leaves nothing behind, so the corrected command works); the finished run if
+    the folder already holds it."""
     from .data.loading import load_split
     from .data.specs import get_dataset_spec
     from .data.stream import ImageRows
-    from .methods import SetupContext, get_method
+    from .finetune_job import FinetuneJob
+    from .methods import SetupContext
     from .run_folder import resolved_config
     from .training import check_runnable
 
-    meth = get_method(method)
-    if meth.kind != "train":
+    meth = _trained_method(args.method)
+    mcfg = meth.make_config(dict(args.method_config or {}))
+    tcfg = args.train_config()
+    spec = get_dataset_spec(args.dataset)
+    if spec.requires_opt_in and not args.opt_in:
         raise ConfigError(
-            f"method {method!r} is of kind {meth.kind!r} and is not trained; "
-            f"{'use derived_models()' if meth.kind == 'derived' else 'evaluate the pretrained model'}"
-        )
-    mcfg = meth.make_config(method_config)
-    tcfg = train if isinstance(train, TrainConfig) else TrainConfig.from_dict(dict(train or {}))
-    spec = get_dataset_spec(dataset)
-    if spec.requires_opt_in and not opt_in:
-        raise ConfigError(
-            f"the licence of {dataset!r} forbids tuning model parameters on it; pass "
+            f"the licence of {args.dataset!r} forbids tuning model parameters on it; pass "
             f"opt_in=True (--opt-in) only if your use is permitted"
         )
     stages = meth.stages(mcfg)
-    loaded = _resolve_model(model)
+    loaded = _resolve_model(args.model)
     if loaded.label_space and loaded.label_space != spec.label_space:
         raise ConfigError(
             f"model {loaded.name!r} predicts label space {loaded.label_space!r} but "
-            f"{dataset!r} is labelled in {spec.label_space!r}; pick a model over "
+            f"{args.dataset!r} is labelled in {spec.label_space!r}; pick a model over "
             f"{spec.label_space!r}"
         )
-    protocol = spec.protocol(rule)
-    if max_train_samples is not None:
-        from .config import check_range
-
-        check_range("finetune", "max_train_samples", max_train_samples, 1)
+    protocol = spec.protocol(args.rule)
     check_runnable(tcfg, int(os.environ.get("WORLD_SIZE", "1")))
-    sources = dict(sources or {})
-    if source is not None and sources.get(dataset, source) != source:
-        raise ConfigError(
-            f"two sources for {dataset!r}: source={source!r} and sources[{dataset!r}]="
-            f"{sources[dataset]!r}; give one"
-        )
-    source = source or sources.get(dataset)
+    sources, source = dict(args.sources or {}), args.data_source()
     resolved = resolved_config(
-        loaded, meth.name, mcfg, dataset, protocol, split, tcfg,
-        max_train_samples=max_train_samples, source=source, sources=sources,
+        loaded, meth.name, mcfg, args.dataset, protocol, args.split, tcfg,
+        max_train_samples=args.max_train_samples, source=source, sources=sources,
     )  # fmt: skip
-    run_dir = Path(output_dir)
-    if _is_finished(run_dir, resolved, resume):
+    run_dir = Path(args.output_dir)
+    if _is_finished(run_dir, resolved, args.resume):
         logger.info("run %s is finished; not retraining", run_dir)
         return _finished(run_dir, resolved)
-    # everything that can be checked is checked before the folder is touched: a refused
-    # command leaves nothing behind, so the corrected command works
     part = load_split(
-        dataset, "train", split, rule=rule, source=source, max_samples=max_train_samples
+        args.dataset,
+        "train",
+        args.split,
+        rule=args.rule,
+        source=source,
+        max_samples=args.max_train_samples,
     )
     # decoded on the fly by the loader's workers; each rank's sampler reads its own shard
-    train_ds = ImageRows(part.dataset, loaded.transform, part.targets)
-    example = loaded.transform.normalize(train_ds[0]["pixel_values"])
-    _check_head(loaded, protocol, example, dataset)
+    train_rows = ImageRows(part.dataset, loaded.transform, part.targets)
+    example = loaded.transform.normalize(train_rows[0]["pixel_values"])
+    _check_head(loaded, protocol, example, args.dataset)
     context = SetupContext(
         loaded=loaded,
-        split=split,
+        split=args.split,
         seed=tcfg.seed,
         sources=sources,
         mixed_precision=tcfg.mixed_precision,
         num_workers=tcfg.workers(),
     )
-    with run_lock(run_dir):
-        # again under the lock: another process may have finished it meanwhile
-        if _is_finished(run_dir, resolved, resume):
-            return _finished(run_dir, resolved)
-        return _train(
-            run_dir,
-            resolved,
-            loaded,
-            meth,
-            stages,
-            tcfg,
-            train_ds,
-            part,
-            protocol,
-            context,
-            dataset,
-            resume,
-            callbacks,
-        )
+    return FinetuneJob(
+        run_dir=run_dir,
+        resolved=resolved,
+        loaded=loaded,
+        method=meth,
+        stages=stages,
+        train=tcfg,
+        train_rows=train_rows,
+        part=part,
+        protocol=protocol,
+        context=context,
+        dataset=args.dataset,
+        resume=args.resume,
+        callbacks=args.callbacks,
+    )
 
 
-def _train(
-    run_dir,
-    resolved,
-    loaded,
-    meth,
-    stages,
-    tcfg,
-    train_ds,
-    part,
-    protocol,
-    context,
-    dataset,
-    resume,
-    callbacks,
-) -> FinetuneResult:
-    import numpy as np
+def _trained_method(name: str) -> Any:
+    from .methods import get_method
 
-    from .checkpoints import last_complete_checkpoint
-    from .methods.weights import save_module
-    from .run_folder import publish_final
-    from .trainer import build_trainer
-    from .training import check_finite_weights
-
-    log_path, ckpt_root = run_dir / LOG_FILE, run_dir / "checkpoints"
-    started = False
-    steps, trainer = 0, None
-    for i, stage in enumerate(stages):
-        stage_dir = run_dir / "stages" / stage.name
-        if (
-            len(stages) > 1
-            and i < len(stages) - 1
-            and (stage_dir / "rib_model.json").exists()
-            and resume
-        ):
-            from .methods.weights import load_module
-
-            loaded = dataclasses.replace(loaded, model=load_module(stage_dir)[0])
-            continue
-        from transformers import set_seed
-
-        set_seed(tcfg.seed)
-        module = stage.method.prepare(loaded, stage.config)
-        regs = stage.method.regularisers(loaded, stage.config, context)
-        ckpt = ckpt_root / stage.name
-        trainer = build_trainer(
-            module,
-            train_ds,
-            protocol.reduce,
-            tcfg,
-            ckpt,
-            transform=loaded.transform,
-            regularisers=regs,
-            epochs=stage.epochs,
-            log_path=log_path,
-            stage=stage.name,
-            callbacks=callbacks,
-        )
-        if not started:  # the stage's module and Trainer (regularisers) are set up
-            start(run_dir, resolved, resume)
-            started = True
-        last = last_complete_checkpoint(ckpt) if resume and is_main() else None
-        last = _broadcast(last, trainer)
-        if is_main():
-            trim_log(log_path, stage.name, int(last.rsplit("-", 1)[-1]) if last else 0)
-        trainer.train(resume_from_checkpoint=last)
-        steps += trainer.state.global_step
-        trained = trainer.accelerator.unwrap_model(trainer.model)
-        check_finite_weights(trained, trainer.args)  # a diverged run is never finalized
-        final = stage.method.finalize(trained, stage.config)
-        loaded = dataclasses.replace(loaded, model=final)
-        if i < len(stages) - 1 and is_main():
-            with atomic_dir(stage_dir) as tmp:
-                save_module(final, tmp, {"stage": stage.name})
-        trainer.accelerator.wait_for_everyone()
-
-    from accelerate.utils import gather_object
-
-    final = loaded.model.eval()
-    if trainer is not None:
-        check_finite_weights(final, trainer.args)
-    checksums = gather_object([state_checksum(final)])
-    info = {
-        "name": f"{loaded.name}@{meth.name}:{dataset}",
-        "base_model": loaded.name,
-        "base_revision": revision_of(loaded),  # as `rib run` records it
-        "kind": loaded.kind,
-        "label_space": loaded.label_space,
-        "transform": loaded.transform.to_dict(),
-        "method": meth.name,
-    }
-    if is_main():
-        summary = {
-            "global_steps": steps,
-            "num_train_images": len(train_ds),
-            "weight_checksums": checksums,
-            "ranks_agree": len(set(checksums)) == 1,
-            "class_counts": np.bincount(part.targets, minlength=protocol.num_targets).tolist(),
-        }
-        publish_final(run_dir, final, info, summary)
-    if trainer is not None:
-        trainer.accelerator.wait_for_everyone()
-    return FinetuneResult(run_dir, final, loaded.transform, meth.name, resolved, read_log(log_path))
-
-
-def _broadcast(value: Any, trainer: Any) -> Any:
-    """The main process's `value` on every process (the checkpoint every rank resumes)."""
-    if trainer.accelerator.num_processes == 1:
-        return value
-    from accelerate.utils import broadcast_object_list
-
-    return broadcast_object_list([value])[0]
+    meth = get_method(name)
+    if meth.kind != "train":
+        fix = "use derived_models()" if meth.kind == "derived" else "evaluate the pretrained model"
+        raise ConfigError(f"method {name!r} is of kind {meth.kind!r} and is not trained; {fix}")
+    return meth

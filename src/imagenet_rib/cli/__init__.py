@@ -8,6 +8,9 @@ heavy libraries are imported inside the ``run`` functions so ``rib --help`` stay
 ``--plugin MODULE`` (repeatable, before or after the sub-command) is read before the parser
 is built, because plugins add to what the parser lists (``rib finetune --help`` names every
 method); see `imagenet_rib.plugins`.
+
+``--config FILE.yaml`` gives any command its options from a YAML file whose keys are the
+command's flags (`cli._options_file`); flags on the command line win.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 
 from .. import __version__
 from ..errors import RIBError
+from ._options_file import add_options_files, apply_options_file
 
 #: Sub-command modules, in the order ``rib --help`` lists them.
 COMMANDS = (
@@ -57,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    add_options_files(parser)
     return parser
 
 
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         use_plugins(modules, origin="given by --plugin")
         parser = build_parser()  # lists the methods: loads the registry and its plugins
+        apply_options_file(parser, argv)  # --config FILE.yaml: the options' defaults
     except RIBError as err:
         print(f"rib: error: {err}", file=sys.stderr)
         return 2

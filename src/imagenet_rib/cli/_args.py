@@ -2,7 +2,9 @@
 
 ``add_dataclass_arguments(parser, Cfg)`` adds ``--field-name`` for every field with the
 field's help text; ``dataclass_from_args(Cfg, args)`` builds the dataclass, so
-`__post_init__` validation runs exactly as for Python callers.
+`__post_init__` validation runs exactly as for Python callers. A ``prefix`` names both the
+flag and its destination: ``SplitConfig`` with ``prefix="split_"`` is ``--split-rule``,
+``--split-test-fraction``, ``--split-seed`` on every command that splits.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _parse_bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
     low = text.lower()
     if low in ("1", "true", "yes", "on"):
         return True
@@ -48,7 +50,7 @@ def add_dataclass_arguments(
         tp, is_list = _base_type(hints[f.name])
         kwargs: dict[str, Any] = {"help": f.metadata.get("help", ""), "dest": prefix + f.name}
         if tp is bool:
-            kwargs.update(type=_parse_bool, metavar="{true,false}")
+            kwargs.update(type=parse_bool, metavar="{true,false}")
         elif tp in (int, float, str):
             kwargs["type"] = tp
         else:
@@ -65,7 +67,24 @@ def add_dataclass_arguments(
             kwargs["help"] += f" (default: {kwargs['default']!r})"
         else:
             kwargs["required"] = True
-        group.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+        group.add_argument("--" + (prefix + f.name).replace("_", "-"), **kwargs)
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--split-rule``, ``--split-test-fraction``, ``--split-seed``: the holdout split."""
+    from ..data.splits import SplitConfig
+
+    add_dataclass_arguments(parser, SplitConfig, prefix=SPLIT_PREFIX)
+
+
+def split_from_args(args: argparse.Namespace):
+    """The `SplitConfig` of `add_split_arguments`' options (validated by the dataclass)."""
+    from ..data.splits import SplitConfig
+
+    return dataclass_from_args(SplitConfig, args, prefix=SPLIT_PREFIX)
+
+
+SPLIT_PREFIX = "split_"
 
 
 def dataclass_from_args(

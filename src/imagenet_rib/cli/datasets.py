@@ -19,8 +19,12 @@ import json
 from typing import Any
 
 from ..data.converters.base import ConvertConfig
-from ..data.splits import SplitConfig
-from ._args import add_dataclass_arguments, dataclass_from_args
+from ._args import (
+    add_dataclass_arguments,
+    add_split_arguments,
+    dataclass_from_args,
+    split_from_args,
+)
 
 MINI_SUITE = "mini-rib"
 _FLAGS = {
@@ -89,7 +93,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--repo-id", help="Hub id to show in the loading example")
     p.add_argument("--out", help="write the card here instead of printing it")
-    add_dataclass_arguments(p, SplitConfig, prefix="split_")
+    add_split_arguments(p)
     p.set_defaults(func=run_card)
 
     p = sub.add_parser(
@@ -112,7 +116,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_false",
         help="publish even if verification fails",
     )
-    add_dataclass_arguments(p, SplitConfig, prefix="split_")
+    add_split_arguments(p)
     p.set_defaults(func=run_push)
 
 
@@ -215,7 +219,7 @@ def run_card(args: argparse.Namespace) -> int:
     from ..data.cards import dataset_card
     from ..paths import atomic_write_text
 
-    split = dataclass_from_args(SplitConfig, args, prefix="split_")
+    split = split_from_args(args)
     card = dataset_card(args.name, args.source, split, repo_id=args.repo_id)
     if args.out:
         atomic_write_text(Path(args.out), str(card))
@@ -228,7 +232,7 @@ def run_card(args: argparse.Namespace) -> int:
 def run_push(args: argparse.Namespace) -> int:
     from ..data.publish import push_dataset
 
-    split = dataclass_from_args(SplitConfig, args, prefix="split_")
+    split = split_from_args(args)
     names = _mini_names() if args.name == MINI_SUITE else [args.name]
     for name in names:
         result = push_dataset(

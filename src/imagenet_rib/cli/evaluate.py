@@ -9,37 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import add_data_argument, add_dataclass_arguments, data_sources, dataclass_from_args
-
-
-def _add_split_arguments(p: argparse.ArgumentParser) -> None:
-    """--split-rule / --test-fraction / --split-seed, with SplitConfig's defaults and help."""
-    import dataclasses
-
-    from ..data.splits import SplitConfig
-
-    fields = {f.name: f for f in dataclasses.fields(SplitConfig)}
-    for opt, name, tp in (
-        ("--split-rule", "rule", str),
-        ("--test-fraction", "test_fraction", float),
-        ("--split-seed", "seed", int),
-    ):
-        f = fields[name]
-        p.add_argument(
-            opt,
-            dest=f"split_{name}",
-            type=tp,
-            default=f.default,
-            help=f"{f.metadata['help']} (default: {f.default!r})",
-        )
-
-
-def split_from_args(args: argparse.Namespace):
-    from ..data.splits import SplitConfig
-
-    return SplitConfig(
-        rule=args.split_rule, test_fraction=args.split_test_fraction, seed=args.split_seed
-    )
+from ._args import (
+    add_data_argument,
+    add_dataclass_arguments,
+    add_split_arguments,
+    data_sources,
+    dataclass_from_args,
+    split_from_args,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -100,7 +77,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "or that loads now)",
     )
     origin.add_argument("--seed", type=int, default=None, help="its fine-tuning seed (default 0)")
-    _add_split_arguments(p)
+    add_split_arguments(p)
     from ..evaluation import EvalConfig
 
     add_dataclass_arguments(p, EvalConfig)

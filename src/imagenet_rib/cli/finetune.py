@@ -15,14 +15,19 @@ without retraining.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from typing import Any
 
-from ..data.splits import SplitConfig
 from ..errors import ConfigError
 from ..training import TrainConfig
-from ._args import add_data_argument, add_dataclass_arguments, data_sources, dataclass_from_args
+from ._args import (
+    add_data_argument,
+    add_dataclass_arguments,
+    add_split_arguments,
+    data_sources,
+    dataclass_from_args,
+    split_from_args,
+)
 
 
 def parse_method_config(items: list[str] | None) -> dict[str, Any]:
@@ -88,25 +93,13 @@ def add_parser(subparsers) -> None:
         "--opt-in", action="store_true", help="allow tuning on a dataset whose licence restricts it"
     )
     add_dataclass_arguments(p, TrainConfig)
-    split = p.add_argument_group("SplitConfig options")
-    helps = {f.name: f.metadata["help"] for f in dataclasses.fields(SplitConfig)}
-    split.add_argument("--split", dest="split_rule", default=SplitConfig.rule, help=helps["rule"])
-    split.add_argument(
-        "--test-fraction",
-        dest="split_test_fraction",
-        type=float,
-        default=SplitConfig.test_fraction,
-        help=helps["test_fraction"],
-    )
-    split.add_argument(
-        "--split-seed", dest="split_seed", type=int, default=SplitConfig.seed, help=helps["seed"]
-    )
+    add_split_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..console import library_output
-    from ..finetune import SUMMARY_FILE, finetune
+    from ..finetune import SUMMARY_FILE, FinetuneArgs, run_finetune
     from ..models import load_model
     from ..trainer import TrainProgress
 
@@ -116,21 +109,23 @@ def run(args: argparse.Namespace) -> int:
         else args.model
     )
     with library_output():  # no library progress bars, chatter or FutureWarnings
-        result = finetune(
-            model,
-            args.method,
-            args.dataset,
-            method_config=parse_method_config(args.method_config),
-            train=dataclass_from_args(TrainConfig, args),
-            split=dataclass_from_args(SplitConfig, args, prefix="split_"),
-            rule=args.objectnet_rule,
-            max_train_samples=args.max_train_samples,
-            output_dir=args.output_dir,
-            resume=not args.no_resume,
-            source=args.source,
-            sources=data_sources(args.data),
-            opt_in=args.opt_in,
-            callbacks=[] if args.no_progress else [TrainProgress()],
+        result = run_finetune(
+            FinetuneArgs(
+                model=model,
+                method=args.method,
+                dataset=args.dataset,
+                output_dir=args.output_dir,
+                method_config=parse_method_config(args.method_config),
+                train=dataclass_from_args(TrainConfig, args),
+                split=split_from_args(args),
+                rule=args.objectnet_rule,
+                max_train_samples=args.max_train_samples,
+                resume=not args.no_resume,
+                source=args.source,
+                sources=data_sources(args.data),
+                opt_in=args.opt_in,
+                callbacks=[] if args.no_progress else [TrainProgress()],
+            )
         )
     import os
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options_file import NO_OPTIONS_FILE
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -48,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--max-parallel", type=int, default=None, help="at most this many jobs at once (Slurm)"
     )
-    p.set_defaults(func=run)
+    # its CONFIG is the command's options file: a benchmark config (no --config FILE.yaml)
+    p.set_defaults(func=run, **NO_OPTIONS_FILE)
 
 
 def load_config(name_or_path: str, **overrides):
