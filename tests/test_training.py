@@ -388,7 +388,9 @@ def test_finetune_names_its_options_when_one_is_unknown_or_missing(tmp_path):
         finetune("mini-vit-clean", "ft", "mini-sketch", output_dir=tmp_path, epochs=3)
     with pytest.raises(ConfigError, match="output_dir is required; the options are output_dir, "):
         finetune("mini-vit-clean", "ft", "mini-sketch")
-    with pytest.raises(ConfigError, match=r"max_train_samples=0 is out of range; it must lie in \[1, inf\]"):
+    with pytest.raises(
+        ConfigError, match=r"max_train_samples=0 is out of range; it must lie in \[1, inf\]"
+    ):
         FinetuneArgs(model="m", method="ft", dataset="d", output_dir="o", max_train_samples=0)
     args = FinetuneArgs(model="m", method="ft", dataset="d", output_dir="o", sources={"d": "x"})
     assert args.data_source() == "x" and args.train_config() == TrainConfig()
