@@ -48,6 +48,24 @@ def test_transform_agrees_with_timm_resolve_data_config():
     assert t.resize == int(cfg["input_size"][-1] / cfg["crop_pct"])
 
 
+@pytest.mark.parametrize("size", [(500, 375), (375, 500), (641, 480), (257, 300), (1023, 767)])
+def test_transform_pixels_equal_timms_own_eval_transform(size):
+    """Resize of the shorter side (long side truncated) + centre crop (offset rounded), as
+    timm's eval transform: bit-identical uint8 pixels on odd and even margins."""
+    import numpy as np
+    from PIL import Image
+    from timm.data import create_transform, resolve_data_config
+    from timm.models import get_pretrained_cfg
+
+    tag = VIT_PRESETS["vit-b16-augreg-in1k"]
+    cfg = resolve_data_config({}, pretrained_cfg=get_pretrained_cfg(tag).to_dict())
+    resize, crop = create_transform(**cfg, is_training=False).transforms[:2]  # then ToTensor..
+    w, h = size
+    image = Image.fromarray(np.random.default_rng(w).integers(0, 256, (h, w, 3), np.uint8))
+    expected = np.asarray(crop(resize(image))).transpose(2, 0, 1)
+    assert np.array_equal(timm_transform(tag).geometry(image), expected)
+
+
 @pytest.mark.parametrize(
     ("name", "resize"), [("resnet18", 256), ("resnet50", 256), ("resnet50-v2", 232)]
 )

@@ -73,7 +73,7 @@ class ImageTransform:
         if size != (w, h):
             image = image.resize(size, resample)
         w, h = image.size
-        left, top = (w - self.crop) // 2, (h - self.crop) // 2
+        left, top = self.crop_offsets(w, h)
         if (w, h) != (self.crop, self.crop):
             image = image.crop((left, top, left + self.crop, top + self.crop))
         return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).copy()
@@ -82,11 +82,16 @@ class ImageTransform:
         """(width, height) after the resize step, for an image of `width` x `height`."""
         if self.resize_mode == "exact":
             return (self.resize, self.resize)
-        scale = self.resize / min(width, height)
-        return (
-            max(self.resize, round(width * scale)),
-            max(self.resize, round(height * scale)),
-        )
+        # the shorter side becomes `resize`, the longer one is truncated like torchvision's
+        # Resize(int) and transformers' shortest_edge resize: int(resize * long / short)
+        short, long = sorted((width, height))
+        new_long = max(self.resize, int(self.resize * long / short))
+        return (self.resize, new_long) if width <= height else (new_long, self.resize)
+
+    def crop_offsets(self, width: int, height: int) -> tuple[int, int]:
+        """(left, top) of the centre crop of a resized `width` x `height` image."""
+        # torchvision's (and so timm's) centre crop: round((size - crop) / 2), half to even
+        return round((width - self.crop) / 2.0), round((height - self.crop) / 2.0)
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 (..., 3, H, W) -> float32 (pixels / 255 - mean) / std, a new tensor."""

@@ -295,7 +295,7 @@ def device_geometry(image: torch.Tensor, transform: ImageTransform) -> torch.Ten
         mode = getattr(InterpolationMode, _MODES[transform.interpolation])
         image = F.resize(image, [nh, nw], interpolation=mode, antialias=True)
     c = transform.crop
-    top, left = (nh - c) // 2, (nw - c) // 2
+    left, top = transform.crop_offsets(nw, nh)
     return image[:, top : top + c, left : left + c]
 
 
