@@ -331,3 +331,23 @@ def test_figures_of_sources_with_one_file_stem_do_not_overwrite_each_other(tmp_p
     assert heatmaps == ["delta_org_src-2.png", "delta_org_src.png"]
     assert len(set(res.figures.values())) == len(res.figures)
     assert all(p.is_file() for p in res.figures.values())
+
+
+def test_a_fine_tuning_that_changed_nothing_is_still_drawn(tmp_path):
+    """Every fine-tuned series equal to its pretrained model (WiSE-FT alpha=0 only): the
+    figures show the zero change instead of refusing with "nothing to draw"."""
+    import matplotlib.pyplot as plt
+
+    recs = [
+        r
+        for r in synthetic_records(endpoints=True)
+        if r.method == "pretrained" or (r.method, r.variant) == ("wise-ft", "alpha=0.0")
+    ]
+    table = score_records(recs, toy_suite())
+    figures, omitted = report_figures(table)
+    assert omitted == {}
+    assert {f.name for f in figures} >= {"mri_bars", "delta_src-a", "delta_src-b"}
+    for r in table:
+        assert r.scores.mri == 0.0
+    for f in figures:
+        plt.close(f.figure)

@@ -78,16 +78,25 @@ def _slug(text: str) -> str:
 def drawn_series(table: ScoreTable) -> tuple[list[ScoreResult], dict[str, str]]:
     """The results worth drawing and ``{label: reason}`` for the duplicates left out: a series
     whose accuracy matrix equals the pretrained model's or an earlier series' of the same
-    model revision."""
+    model revision. When every measured series equals its pretrained model (a fine-tuning
+    that changed nothing), they are drawn all the same: a zero change is a result."""
+    measured = [r for r in table if np.isfinite(r.scores.acc_post).any()]
+    kept, omitted = _distinct(measured, drop_pretrained=True)
+    if not kept and measured:
+        kept, omitted = _distinct(measured, drop_pretrained=False)
+    return kept, omitted
+
+
+def _distinct(
+    results: list[ScoreResult], *, drop_pretrained: bool
+) -> tuple[list[ScoreResult], dict[str, str]]:
     kept: list[ScoreResult] = []
     omitted: dict[str, str] = {}
-    for r in table:
+    for r in results:
         post = r.scores.acc_post
         name = f"{r.model} {r.label}"
-        if not np.isfinite(post).any():
-            continue
         pre = np.broadcast_to(r.scores.acc_pre, post.shape)
-        if np.array_equal(post, pre, equal_nan=True):
+        if drop_pretrained and np.array_equal(post, pre, equal_nan=True):
             omitted[name] = "identical to the pretrained model"
             continue
         twin = next(
