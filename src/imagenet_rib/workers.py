@@ -40,7 +40,15 @@ def shards(specs: Sequence[RunSpec], workers: int) -> list[list[str]]:
 
 
 def _work(config: BenchmarkConfig, only: list[str], threads: int) -> dict[str, Any]:
-    """Body of one worker process."""
+    """Body of one worker process: its output is the runs' records, not the libraries' notices
+    (`rib demo`'s own process keeps them out the same way)."""
+    from .console import library_output
+
+    with library_output():
+        return _work_quietly(config, only, threads)
+
+
+def _work_quietly(config: BenchmarkConfig, only: list[str], threads: int) -> dict[str, Any]:
     import gc
 
     import datasets  # noqa: F401 - the heavy libraries, imported before freezing (below)
