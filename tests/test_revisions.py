@@ -74,3 +74,38 @@ def test_scores_refuse_fine_tuned_records_of_another_revision_than_the_baseline(
                        r"'sha256:new', but the records hold its pretrained baseline only for "
                        r"revisions \['rev0'\]"):  # fmt: skip
         score_records(mixed, toy_suite(), n_boot=0)
+
+
+HUB_SCRIPT = """
+import sys
+from imagenet_rib.models import load_model
+print(load_model("org/tiny", label_space="mini-digits").revision)
+"""
+
+
+@pytest.mark.slow
+def test_a_hub_model_is_recorded_by_the_commit_it_was_loaded_from(tmp_path):
+    """A Hub id's revision is its snapshot's commit, not a branch name: when ``main``
+    moves to a new commit, the runs of the new weights get new ids."""
+    import os
+    import subprocess
+    import sys
+
+    from rib_train_helpers import make_model_dir
+
+    repo = tmp_path / "cache" / "models--org--tiny"
+    commits = ["a" * 40, "b" * 40]
+    for seed, commit in enumerate(commits):
+        make_model_dir(repo / "snapshots" / commit, seed=seed)
+    (repo / "refs").mkdir()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    seen = []
+    for commit in commits:
+        (repo / "refs" / "main").write_text(commit)
+        proc = subprocess.run(
+            [sys.executable, "-c", HUB_SCRIPT], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        seen.append(proc.stdout.split()[-1])
+    assert seen == commits

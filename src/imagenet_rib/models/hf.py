@@ -137,6 +137,17 @@ def _check_folder(path: Path) -> dict[str, Any]:
     return config
 
 
+def _hub_commit(repo_id: str, revision: str | None) -> str:
+    """The commit a Hub model was loaded from: the snapshot folder of its cached config
+    (a branch such as ``main`` moves; its commit does not); `revision` if not cached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(cached, str):  # .../models--org--name/snapshots/<commit>/config.json
+        return Path(cached).parent.name
+    return revision or ""
+
+
 def hub_run_folder(repo_id: str, revision: str | None = None) -> Path | None:
     """The local snapshot of Hub repo `repo_id` if it holds a pushed run (``rib_model.json``,
     see `hub.push`), else None (also when the Hub cannot be asked: `load_hf_model` then says
@@ -254,6 +265,6 @@ def load_hf_model(
         model=model,
         transform=transform_of(processor),
         label_space=space,
-        revision=revision or (_revision_of(path) if local else ""),
+        revision=_revision_of(path) if local else _hub_commit(name_or_path, revision),
         kind="hf",
     )
