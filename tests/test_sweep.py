@@ -232,3 +232,46 @@ def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
     again = _rib_run(tiny_root, "killed")
     out, _ = again.communicate(timeout=600)
     assert "0 run(s) executed" in out and _table(store) == _table(reference)
+
+
+# ----------------------------------------------------------------------- evaluation options
+
+
+def test_eval_block_sets_how_every_evaluation_runs(tiny_root):
+    from imagenet_rib.evaluation import EvalConfig
+
+    cfg = _config(tiny_root, eval={"precision": "bf16", "decode": "cpu"})
+    assert cfg.eval_config() == EvalConfig(batch_size=16, precision="bf16")
+    assert cfg.eval_config(num_workers=0).num_workers == 0
+    with pytest.raises(ConfigError, match=r"BenchmarkConfig.eval: .*precision.*'fp8'"):
+        _config(tiny_root, eval={"precision": "fp8"})
+    with pytest.raises(ConfigError, match=r"BenchmarkConfig.eval: .*unknown .*'precison'"):
+        _config(tiny_root, eval={"precison": "bf16"})
+    with pytest.raises(ConfigError, match="two evaluation batch sizes"):
+        _config(tiny_root, eval={"batch_size": 32})
+
+
+def test_a_store_never_mixes_two_evaluation_precisions(tiny_root, monkeypatch):
+    """Finished runs evaluated in fp32 are not reused (nor joined) by a bf16 run of the same
+    matrix: refused before anything runs, the store untouched; bf16 results record bf16."""
+    import json
+
+    from imagenet_rib.sweep import run
+
+    monkeypatch.chdir(tiny_root)  # the config's paths are relative to it
+    cfg = _config(tiny_root).replace(output_dir=str(tiny_root / "precision"))
+    baseline = plan(cfg)[0]
+    assert baseline.kind == "baseline"
+    run(cfg, only=[baseline.run_id], progress=False, loader_workers=0)
+    store = ResultStore(cfg.store_path)
+    before = [(r.key, r.accuracy) for r in store.records()]
+    assert {json.loads(r.provenance)["precision"] for r in store.records()} == {"fp32"}
+    bf16 = cfg.replace(eval={"precision": "bf16"})
+    with pytest.raises(ConfigError, match=r"evaluated with \{'precision': 'fp32'\}.*another store"):
+        run(bf16, progress=False, loader_workers=0)
+    assert [(r.key, r.accuracy) for r in store.records()] == before
+    fresh = bf16.replace(store=str(tiny_root / "precision" / "bf16.sqlite"))
+    run(fresh, only=[baseline.run_id], progress=False, loader_workers=0)
+    recs = ResultStore(fresh.store_path).records()
+    assert {json.loads(r.provenance)["precision"] for r in recs} == {"bf16"}
+    assert len(recs) == len(before)

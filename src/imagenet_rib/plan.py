@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import (
     ConfigBase,
@@ -33,6 +33,9 @@ from .errors import ConfigError
 from .records import run_id
 from .runs import RunSpec, baseline_spec, common_fields, model_revision
 from .suites import SuiteConfig, load_suite
+
+if TYPE_CHECKING:
+    from .evaluation import EvalConfig
 
 KINDS = ("baseline", "train", "derived")
 
@@ -79,6 +82,12 @@ class BenchmarkConfig(ConfigBase):
     output_dir: str = field("rib-runs", help="run folders (checkpoints) and the default store")
     store: str = field("", help="results store path (default: <output_dir>/results.sqlite)")
     eval_batch_size: int = field(256, help="evaluation batch size")
+    eval: dict[str, Any] = field(
+        {},
+        help="EvalConfig options of every evaluation (precision, allow_tf32, decode, "
+        "batch_size, num_workers, ...); precision and decode are recorded with each result, "
+        "and a store never mixes results of two of them",
+    )
 
     def __post_init__(self) -> None:
         coerce_in_place(self)  # types first: `models: name` is one model, `lr: 1e-3` a number
@@ -90,6 +99,7 @@ class BenchmarkConfig(ConfigBase):
         for name, n in self.max_train_samples.items():
             check_range("BenchmarkConfig", f"max_train_samples[{name!r}]", n, 1)
         check_range("BenchmarkConfig", "eval_batch_size", self.eval_batch_size, 1)
+        self._check_eval()
         self._check_train_overrides()
         labels = [m.label for m in self.methods]
         dup = sorted({lab for lab in labels if labels.count(lab) > 1})
@@ -98,6 +108,24 @@ class BenchmarkConfig(ConfigBase):
                 f"method label(s) {dup} appear twice; give each entry a distinct 'label:'"
             )
         SplitConfig.from_dict(dict(self.split))  # validates
+
+    def _check_eval(self) -> None:
+        given = self.eval.get("batch_size", self.eval_batch_size)
+        if self.eval_batch_size != 256 and given != self.eval_batch_size:
+            raise ConfigError(
+                f"BenchmarkConfig gives two evaluation batch sizes (eval_batch_size: "
+                f"{self.eval_batch_size}, eval.batch_size: {given}); keep one"
+            )
+        try:
+            self.eval_config()
+        except ConfigError as err:
+            raise ConfigError(f"BenchmarkConfig.eval: {err}") from None
+
+    def eval_config(self, **machine: Any) -> EvalConfig:
+        """The `EvalConfig` of every evaluation; `machine` overrides (e.g. num_workers)."""
+        from .evaluation import EvalConfig
+
+        return EvalConfig.from_dict({"batch_size": self.eval_batch_size, **self.eval, **machine})
 
     def _check_train_overrides(self) -> None:
         """Validate `train` and every method's `train` as TrainConfig options now, not after

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import distributed
 from .determinism import compute_provenance
-from .errors import TrainingDivergedError
+from .errors import ConfigError, TrainingDivergedError
 from .paths import atomic_write_text
 from .plan import KINDS, BenchmarkConfig, MethodEntry, builtin_config, plan
 from .records import RUN_ID_FILE
@@ -70,8 +70,6 @@ class _Context:
         eval_config: EvalConfig | None = None,
         loader_workers: int | None = None,
     ) -> None:
-        from .evaluation import EvalConfig
-
         self.config = config
         self.loader_workers = loader_workers
         suite = config.load_suite()
@@ -79,7 +77,7 @@ class _Context:
         self.split = config.split_config
         self.store = store or ResultStore(config.store_path)
         workers = {} if loader_workers is None else {"num_workers": loader_workers}
-        self.eval_config = eval_config or EvalConfig(batch_size=config.eval_batch_size, **workers)
+        self.eval_config = eval_config or config.eval_config(**workers)
         self._parts: dict[str, Any] = {}
         self._models: dict[str, Any] = {}
 
@@ -186,6 +184,30 @@ def execute(
     return info
 
 
+#: EvalConfig options that change the numbers: a store never mixes two settings of them
+MEASUREMENT = ("precision", "decode")
+
+
+def _check_measured_alike(ctx: _Context, specs: list[RunSpec]) -> None:
+    """Refuse to reuse (or add to) finished runs evaluated with another precision or decoder:
+    skipped and new runs would be scored together as if measured alike."""
+    wanted = {k: getattr(ctx.eval_config, k) for k in MEASUREMENT}
+    for spec in specs:
+        if not ctx.store.is_done(spec.run_id):
+            continue
+        for rec in ctx.store.records(run_id=spec.run_id)[:1]:
+            stored = json.loads(rec.provenance or "{}")
+            diff = {k: stored[k] for k in MEASUREMENT if k in stored and stored[k] != wanted[k]}
+            if diff:
+                raise ConfigError(
+                    f"the results store {ctx.store.path} holds run {spec.run_id} ({spec.model} "
+                    f"{spec.label}) evaluated with {diff}, but this run evaluates with "
+                    f"{ {k: wanted[k] for k in diff} }: its numbers would be scored with "
+                    f"results measured differently. Use another store (--store, or another "
+                    f"output_dir), or set eval: back to {diff}"
+                )
+
+
 def _run_lock(run_dir: Path):
     """Keep two sweeps (e.g. two `rib run` of one config) from running the same run at once:
     the second waits, then finds it done. Ranks of one data-parallel launch run every run
@@ -235,8 +257,9 @@ def run(
     `only` restricts execution to these run ids (their dependencies must already be done or
     be in `only` too): this is how `slurm.dispatch` runs one job per run. `sources`
     (dataset -> folder or Hub id) override the suite's; `eval_config` sets how evaluation
-    runs (default: ``EvalConfig(batch_size=config.eval_batch_size)``), recorded with every
-    result. `loader_workers` overrides the data-loader worker processes of every run's
+    runs (default: the config's ``eval:`` block, `BenchmarkConfig.eval_config`), recorded
+    with every result; a store whose finished runs were evaluated with another precision or
+    decoder is refused before anything runs. `loader_workers` overrides the data-loader worker processes of every run's
     training and evaluation (0: decode in this process); like every machine setting it
     changes neither run ids nor results.
     """
@@ -251,6 +274,7 @@ def run(
         for s in specs:
             ctx.store.mark_planned(s.run_id, s.to_dict())
     todo = [s for s in specs if only is None or s.run_id in only]
+    _check_measured_alike(ctx, todo)
     executed, skipped, failed = [], [], {}
     bar = None
     if progress and distributed.is_main_process():
