@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fake_hub import fake_hub_fixture  # noqa: F401
 from imagenet_rib.cli import main
 from imagenet_rib.errors import RIBError
-from rib_train_helpers import make_data_root
+from support.rib_train_helpers import make_data_root
 
 SUITE_YAML = """\
 name: tiny-rib
