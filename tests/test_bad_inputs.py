@@ -109,7 +109,7 @@ def suite_part(cwd: Path, name: str):
 
 
 def tiny_rows(path: Path, n: int = 12) -> Path:
-    from rib_train_helpers import make_dataset
+    from support.rib_train_helpers import make_dataset
 
     return make_dataset(path, tuple(range(10)), n)
 
@@ -211,7 +211,7 @@ def fake_mini_cache(cwd: Path, flip: bool) -> Path:
 def converted_shards(cwd: Path, truncate: bool) -> Path:
     """A `rib datasets build`-style folder of imagenet-sketch (2 classes), one shard cut short."""
     from imagenet_rib.data.converters import ConvertConfig, convert
-    from layouts import wnid_tree
+    from support.layouts import wnid_tree
 
     tree = wnid_tree(cwd / "_src", "imagenet-sketch", ["n01440764", "n01443537"], per_class=3)
     out = cwd / "sketch"
@@ -972,7 +972,7 @@ def finetune_argv(d: Path, out: str, *extra: str) -> list[str]:
 
 def tiny_train_data(d: Path) -> None:
     """A tiny model under ``d/model`` and mini-r rows under ``d/data`` (IMAGENET_RIB_DATA_DIR)."""
-    from rib_train_helpers import make_dataset
+    from support.rib_train_helpers import make_dataset
 
     bad_model(d, None)
     make_dataset(d / "data" / "mini-r", (0, 1, 2, 3, 4, 7), 8)
@@ -980,7 +980,7 @@ def tiny_train_data(d: Path) -> None:
 
 def finished_run(d: Path, *, drop: str = "", truncate: str = "") -> Path:
     """A finished run folder ``d/run`` (as `rib run` leaves it) and a store with its records."""
-    from report_data import make_run_dir
+    from support.report_data import make_run_dir
 
     run = make_run_dir(d / "run")
     made_store(d / "s.sqlite")

@@ -7,18 +7,13 @@ standard error of G (not n) draws; unequal group sizes use the ratio estimator."
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib.intervals import bootstrap_rib, resample_accuracies  # noqa: E402
-from imagenet_rib.scores import ScoreInputError  # noqa: E402
-from imagenet_rib.scoring import score_records  # noqa: E402
-from report_data import REFERENCE, SUITE, N, synthetic_results, toy_suite  # noqa: E402
+from imagenet_rib.intervals import bootstrap_rib, resample_accuracies
+from imagenet_rib.scores import ScoreInputError
+from imagenet_rib.scoring import score_records
+from support.report_data import REFERENCE, SUITE, N, synthetic_results, toy_suite
 
 
 def _vectors(n: int, models: int = 3, seed: int = 0) -> np.ndarray:

@@ -13,9 +13,8 @@ from imagenet_rib.data.converters import ConvertConfig, convert, engine
 from imagenet_rib.data.labels import get_label_space
 from imagenet_rib.data.specs import DATASETS, get_dataset_spec
 from imagenet_rib.errors import ConfigError, DatasetError
-from layouts import (
+from support.layouts import (
     decode,
-    hf_cache,  # noqa: F401
     imagenet_c_tree,
     objectnet_tree,
     subset_wnids,

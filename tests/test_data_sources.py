@@ -12,7 +12,7 @@ from imagenet_rib.cli import main
 from imagenet_rib.cli._args import data_sources
 from imagenet_rib.data.loading import load_split
 from imagenet_rib.errors import ConfigError, DatasetError
-from rib_tiny import make_suite
+from support.rib_tiny import make_suite
 
 
 def test_data_option_parsing(tmp_path):

@@ -17,7 +17,7 @@ from imagenet_rib.data.specs import DATASETS, get_dataset_spec
 from imagenet_rib.data.splits import SplitConfig, split_indices
 from imagenet_rib.data.verify import RowMeta
 from imagenet_rib.errors import ConfigError
-from layouts import imagenet_c_tree, objectnet_tree, wnid_tree
+from support.layouts import imagenet_c_tree, objectnet_tree, wnid_tree
 
 SERIAL = dict(num_workers=0, progress=False)
 

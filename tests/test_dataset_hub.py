@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from fake_hub import fake_hub  # noqa: F401
 from imagenet_rib.data import imagenet
 from imagenet_rib.data.cards import dataset_card
 from imagenet_rib.data.converters import ConvertConfig, convert
@@ -14,13 +13,13 @@ from imagenet_rib.data.publish import push_dataset
 from imagenet_rib.data.splits import SplitConfig, split_indices
 from imagenet_rib.data.verify import verify
 from imagenet_rib.errors import DatasetError
-from layouts import imagenet_c_tree, objectnet_tree, subset_wnids, wnid_tree
+from support.layouts import imagenet_c_tree, objectnet_tree, subset_wnids, wnid_tree
 
 pytestmark = pytest.mark.hub
 
 
 @pytest.fixture
-def hub(fake_hub):  # noqa: F811 - the fixture imported above
+def hub(fake_hub):
     return fake_hub
 
 

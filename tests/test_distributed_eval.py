@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from imagenet_rib.distributed import gather_exact, shard_bounds
-from rib_tiny import DATASETS, make_suite
+from support.rib_tiny import DATASETS, make_suite
 
 
 @pytest.mark.parametrize("n,world", [(0, 2), (1, 2), (37, 2), (36, 3), (100, 7), (5, 8)])

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # for `--import-mode=importlib`; harmless otherwise
-
-from fake_hub import FakeHub, fake_hub_fixture  # noqa: E402, F401
+from support.fake_hub import FakeHub
 
 pytestmark = pytest.mark.hub
 

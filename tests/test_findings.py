@@ -3,19 +3,15 @@ their paired image and seed intervals, and the verdict the demo prints."""
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib.scores import ScoreInputError  # noqa: E402
-from imagenet_rib.scoring import score_records  # noqa: E402
-from imagenet_rib.scoring.findings import compare, findings  # noqa: E402
-from report_data import synthetic_results, toy_suite  # noqa: E402
+from imagenet_rib.scores import ScoreInputError
+from imagenet_rib.scoring import score_records
+from imagenet_rib.scoring.findings import compare, findings
+from support.report_data import synthetic_results, toy_suite
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import torch
 
 from imagenet_rib.data.splits import SplitConfig
 from imagenet_rib.finetune import finetune, load_run
-from rib_train_helpers import make_dataset, make_model_dir
+from support.rib_train_helpers import make_dataset, make_model_dir
 
 TRAIN = [
     "--lr",

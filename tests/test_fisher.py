@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
 """The EWC Fisher: batched per-sample gradients equal the per-sample loop; its data and
 precision come from the run (the suite's sources, the training precision)."""
 
@@ -10,7 +9,6 @@ import torch
 
 from imagenet_rib.methods.ewc.fisher import diagonal_fisher, sample_labels
 from imagenet_rib.models import load_model, logits_of
-from rib_train_helpers import tiny_root  # noqa: F401
 
 
 def loop_fisher(model, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -119,7 +117,7 @@ def test_ewc_in_a_sweep_reads_its_fisher_set_from_the_suite_sources(tmp_path, mo
     from imagenet_rib.paths import cache_dir
     from imagenet_rib.results import ResultStore
     from imagenet_rib.sweep import BenchmarkConfig, run
-    from rib_tiny import make_suite
+    from support.rib_tiny import make_suite
 
     make_suite(tmp_path / "tiny")
     (tmp_path / "cfg.yaml").write_text(EWC_CONFIG)

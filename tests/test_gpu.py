@@ -19,7 +19,7 @@ from imagenet_rib.evaluation import EvalConfig, evaluate_split
 from imagenet_rib.methods import get_method
 from imagenet_rib.models import load_model
 from imagenet_rib.transforms import ImageTransform
-from rib_train_helpers import make_model_dir
+from support.rib_train_helpers import make_model_dir
 
 pytestmark = [
     pytest.mark.gpu,

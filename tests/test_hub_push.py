@@ -8,22 +8,18 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from fake_hub import FakeHub, fake_hub_fixture  # noqa: E402, F401
-from imagenet_rib.errors import RIBError  # noqa: E402
-from imagenet_rib.hub import append_leaderboard, publish_benchmark_eval_yaml, push_run  # noqa: E402
-from imagenet_rib.hub.push import LEADERBOARD_FILE  # noqa: E402
-from imagenet_rib.records import ResultRecord  # noqa: E402
-from report_data import (  # noqa: E402
+from imagenet_rib.errors import RIBError
+from imagenet_rib.hub import append_leaderboard, publish_benchmark_eval_yaml, push_run
+from imagenet_rib.hub.push import LEADERBOARD_FILE
+from imagenet_rib.records import ResultRecord
+from support.fake_hub import FakeHub
+from support.report_data import (
     make_run_dir,
     run_config,
     synthetic_records,

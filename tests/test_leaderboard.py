@@ -9,32 +9,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib.errors import ConfigError  # noqa: E402
-from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
-from imagenet_rib.leaderboard import (  # noqa: E402
+from imagenet_rib.errors import ConfigError
+from imagenet_rib.intervals import bootstrap_rib
+from imagenet_rib.leaderboard import (
     build_leaderboard,
     display,
     filter_rows,
     load_results,
     sort_rows,
 )
-from imagenet_rib.leaderboard.app import LeaderboardApp, make_app  # noqa: E402
-from imagenet_rib.records import ResultRecord  # noqa: E402
-from imagenet_rib.results import ResultStore  # noqa: E402
-from imagenet_rib.scoring import score_records  # noqa: E402
-from imagenet_rib.seeds import seed_intervals  # noqa: E402
-from imagenet_rib.suites import SuiteConfig  # noqa: E402
-from report_data import (  # noqa: E402
+from imagenet_rib.leaderboard.app import LeaderboardApp, make_app
+from imagenet_rib.records import ResultRecord
+from imagenet_rib.results import ResultStore
+from imagenet_rib.scoring import score_records
+from imagenet_rib.seeds import seed_intervals
+from imagenet_rib.suites import SuiteConfig
+from support.report_data import (
     BASE,
     DEG,
     GAIN,

@@ -24,10 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib.results import ResultStore  # noqa: E402
-from report_data import (  # noqa: E402
+from imagenet_rib.results import ResultStore
+from support.report_data import (
     SCALE,
     SUITE,
     expected_ri,

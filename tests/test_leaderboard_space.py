@@ -14,18 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from fake_hub import FakeHub, fake_hub_fixture  # noqa: E402, F401
-from imagenet_rib.cli import main  # noqa: E402
-from imagenet_rib.errors import ConfigError  # noqa: E402
-from imagenet_rib.hub import append_leaderboard, push_run  # noqa: E402
-from imagenet_rib.leaderboard import (  # noqa: E402
+from imagenet_rib.cli import main
+from imagenet_rib.errors import ConfigError
+from imagenet_rib.hub import append_leaderboard, push_run
+from imagenet_rib.leaderboard import (
     build_leaderboard,
-    display,  # noqa: E402
+    display,
     load_results,
 )
-from imagenet_rib.leaderboard.space import (  # noqa: E402
+from imagenet_rib.leaderboard.space import (
     CONFIG_FILE,
     DATASET_ENV,
     push_space,
@@ -33,7 +30,8 @@ from imagenet_rib.leaderboard.space import (  # noqa: E402
     space_files,
     space_folder,
 )
-from report_data import make_run_dir, synthetic_results, toy_suite  # noqa: E402
+from support.fake_hub import FakeHub
+from support.report_data import make_run_dir, synthetic_results, toy_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = ROOT / "spaces" / "leaderboard"

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
 """Every fine-tuning method through the same checks (tiny ViT, a few CPU steps).
 
 Per registered method: the contract (kind, one-line description, documented options,
@@ -31,7 +30,7 @@ from imagenet_rib.methods import (
 )
 from imagenet_rib.methods.base import head_prefix, is_paper_extra
 from imagenet_rib.models import logits_of
-from rib_train_helpers import quick_train, tiny_env, tiny_loaded, tiny_root  # noqa: F401
+from support.rib_train_helpers import quick_train, tiny_loaded
 
 EXPECTED = {
     "pretrained",

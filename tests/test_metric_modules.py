@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
+from pathlib import Path
 
-os.environ["HF_HUB_OFFLINE"] = "1"  # before evaluate reads its config
-os.environ["HF_EVALUATE_OFFLINE"] = "1"
+import numpy as np
+import pytest
 
-import json  # noqa: E402
-import math  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from fake_hub import fake_hub  # noqa: E402, F401  (the `fake_hub` fixture)
-from imagenet_rib import metrics  # noqa: E402
-from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
-from imagenet_rib.otdd import OTDDConfig, OTDDVector, otdd  # noqa: E402
-from imagenet_rib.scores import compute_rib  # noqa: E402
+from imagenet_rib import metrics
+from imagenet_rib.intervals import bootstrap_rib
+from imagenet_rib.otdd import OTDDConfig, OTDDVector, otdd
+from imagenet_rib.scores import compute_rib
 
 evaluate = pytest.importorskip("evaluate")
 METRICS = ("rib", "otdd")
@@ -238,7 +233,7 @@ def test_rib_scale_option_and_integer_correctness(elsewhere: Path) -> None:
 
 
 @pytest.mark.hub
-def test_rib_metrics_push_publishes_spaces(fake_hub, capsys) -> None:  # noqa: F811
+def test_rib_metrics_push_publishes_spaces(fake_hub, capsys) -> None:
     from imagenet_rib.cli import main
 
     assert main(["metrics", "push", "--namespace", "my-org"]) == 0

@@ -6,26 +6,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib import PROJECT_URL  # noqa: E402
-from imagenet_rib.errors import ConfigError  # noqa: E402
-from imagenet_rib.hub import (  # noqa: E402
+from imagenet_rib import PROJECT_URL
+from imagenet_rib.errors import ConfigError
+from imagenet_rib.hub import (
     base_model_info,
     benchmark_eval_yaml,
     build_model_card,
     read_run_config,
     select_run,
 )
-from imagenet_rib.records import RUN_ID_FILE  # noqa: E402
-from imagenet_rib.scoring import as_records  # noqa: E402
-from report_data import (  # noqa: E402
+from imagenet_rib.records import RUN_ID_FILE
+from imagenet_rib.scoring import as_records
+from support.report_data import (
     BASE,
     DEG,
     GAIN,
@@ -236,7 +232,7 @@ def test_missing_cell_shows_in_the_results_table(results, tmp_path):
 def test_cli_card(results, tmp_path, capsys):
     from imagenet_rib.cli import main
     from imagenet_rib.results import ResultStore
-    from report_data import synthetic_records
+    from support.report_data import synthetic_records
 
     recs = synthetic_records()
     _, correct = results

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
 """Models by name: presets registered, transforms from each model's own pretrained config,
 offline failure without cached weights, and the parameter names methods rely on."""
 
@@ -9,7 +8,6 @@ import pytest
 from imagenet_rib.errors import ModelNotAvailableError
 from imagenet_rib.models import MODELS, load_model
 from imagenet_rib.models.presets import TORCHVISION_PRESETS, VIT_PRESETS, timm_transform
-from rib_train_helpers import tiny_root  # noqa: F401
 
 #: (preset, resize, crop, interpolation, mean[0]) from the timm pretrained configs
 EXPECTED_VIT = {

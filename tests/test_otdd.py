@@ -393,7 +393,7 @@ def test_cli_otdd(tmp_path, capsys: pytest.CaptureFixture) -> None:
 
 def test_cli_otdd_extracts_model_features(tmp_path, monkeypatch) -> None:
     """`rib otdd --model ... --dataset-a ... --dataset-b ...`: D vs D ~ 0, D vs D' > 0."""
-    from rib_tiny import make_dataset, make_model
+    from support.rib_tiny import make_dataset, make_model
 
     make_model(tmp_path / "model")
     make_dataset("plain", 60, "plain", tmp_path / "plain")

@@ -21,7 +21,7 @@ from imagenet_rib.otdd import (
     otdd,
     per_class_subsample,
 )
-from report_data import REFERENCE, SUITE, synthetic_records, synthetic_results
+from support.report_data import REFERENCE, SUITE, synthetic_records, synthetic_results
 
 ROWS = 40
 
@@ -71,7 +71,7 @@ def test_per_class_subsample() -> None:
 def _toy_suite(root: Path) -> Path:
     """The report's toy suite (d1, d2, d3 + ref-val) as tiny local datasets: d1 is a copy
     of the reference, d2 and d3 are other image styles."""
-    from rib_tiny import make_dataset, make_model
+    from support.rib_tiny import make_dataset, make_model
 
     make_dataset(REFERENCE, ROWS, "clean", root / REFERENCE)
     shutil.copytree(root / REFERENCE, root / "d1")

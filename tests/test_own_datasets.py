@@ -19,7 +19,7 @@ from imagenet_rib.data.conform import class_indices, conform
 from imagenet_rib.data.labels import MINI_DIGITS, imagenet_1k
 from imagenet_rib.data.splits import SplitConfig
 from imagenet_rib.errors import DatasetError
-from rib_train_helpers import make_dataset
+from support.rib_train_helpers import make_dataset
 
 ALL = SplitConfig(rule="none")
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rib_tiny import make_model
+from support.rib_tiny import make_model
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "extending.md"

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib.correlation import CorrelationInterval, correlation_interval  # noqa: E402
-from imagenet_rib.errors import ConfigError, RIBError  # noqa: E402
-from imagenet_rib.intervals import Interval  # noqa: E402
-from imagenet_rib.report import build_report, load_results, report_figures  # noqa: E402
-from imagenet_rib.report import figures as F  # noqa: E402
-from imagenet_rib.report.html import markdown_to_html  # noqa: E402
-from imagenet_rib.scoring import score_records  # noqa: E402
-from report_data import (  # noqa: E402
+from imagenet_rib.correlation import CorrelationInterval, correlation_interval
+from imagenet_rib.errors import ConfigError, RIBError
+from imagenet_rib.intervals import Interval
+from imagenet_rib.report import build_report, load_results, report_figures
+from imagenet_rib.report import figures as F
+from imagenet_rib.report.html import markdown_to_html
+from imagenet_rib.scoring import score_records
+from support.report_data import (
     REFERENCE,
     synthetic_records,
     synthetic_results,
@@ -293,7 +289,7 @@ def test_cli_report_of_a_config(tmp_path, capsys, monkeypatch):
     import imagenet_rib.scoring
     from imagenet_rib.cli import main
     from imagenet_rib.cli.run import load_config
-    from report_data import pair_groups, store_for_config
+    from support.report_data import pair_groups, store_for_config
 
     monkeypatch.setattr(imagenet_rib.scoring, "part_groups", pair_groups)  # 50-image parts
 

@@ -11,7 +11,7 @@ import pytest
 from imagenet_rib.plan import BenchmarkConfig, plan
 from imagenet_rib.runs import model_revision
 from imagenet_rib.scores import ScoreInputError
-from rib_tiny import SUITE_YAML, make_model
+from support.rib_tiny import SUITE_YAML, make_model
 
 
 def _config(root: Path, **over) -> BenchmarkConfig:
@@ -59,7 +59,7 @@ def test_data_version_is_part_of_the_run_id(tmp_path, monkeypatch):
 
 def test_scores_refuse_fine_tuned_records_of_another_revision_than_the_baseline():
     from imagenet_rib.scoring import score_records
-    from report_data import synthetic_records, toy_suite
+    from support.report_data import synthetic_records, toy_suite
 
     recs = synthetic_records()
     assert score_records(recs, toy_suite(), n_boot=0).results  # one revision: scored

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
 """No silently wrong run: diverged training fails, validation precedes every write, run
 folders are never someone else's and are locked while used, checkpoints resume exactly."""
 
@@ -14,7 +13,7 @@ import pytest
 
 from imagenet_rib.cli import main
 from imagenet_rib.errors import TrainingDivergedError
-from rib_train_helpers import tiny_env, tiny_root  # noqa: F401
+from support import fault_inject
 from test_bad_inputs import snapshot
 
 TESTS = Path(__file__).parent
@@ -97,7 +96,7 @@ output_dir: out
 def test_sweep_reports_a_diverged_run_goes_on_and_exits_nonzero(tmp_path, capsys, monkeypatch):
     from imagenet_rib.results import ResultStore
     from imagenet_rib.sweep import BenchmarkConfig, plan
-    from rib_tiny import make_suite
+    from support.rib_tiny import make_suite
 
     make_suite(tmp_path / "tiny")
     (tmp_path / "cfg.yaml").write_text(SWEEP)
@@ -237,9 +236,9 @@ def test_folder_lock_refuses_a_second_holder(tmp_path):
 
 
 def _rib(root: Path, out: Path, *fault: str) -> subprocess.CompletedProcess:
-    """`rib finetune` in a fresh process (optionally under tests/fault_inject.py)."""
+    """`rib finetune` in a fresh process (optionally under tests/support/fault_inject.py)."""
     argv = finetune_argv(root, out, "--max-steps", "6", "--save-steps", "2")
-    head = [str(TESTS / "fault_inject.py"), *fault] if fault else ["-m", "imagenet_rib"]
+    head = [fault_inject.__file__, *fault] if fault else ["-m", "imagenet_rib"]
     env = {
         **os.environ,
         "PYTHONPATH": str(TESTS.parent / "src"),

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from imagenet_rib.intervals import bootstrap_rib  # noqa: E402
-from imagenet_rib.scores import ScoreInputError  # noqa: E402
-from imagenet_rib.scoring import score_records  # noqa: E402
-from imagenet_rib.seeds import seed_intervals  # noqa: E402
-from report_data import (  # noqa: E402
+from imagenet_rib.intervals import bootstrap_rib
+from imagenet_rib.scores import ScoreInputError
+from imagenet_rib.scoring import score_records
+from imagenet_rib.seeds import seed_intervals
+from support.report_data import (
     BASE,
     DEG,
     GAIN,
@@ -253,7 +249,7 @@ def test_sweep_scores_and_the_run_summary(tmp_path, capsys, monkeypatch):
     import imagenet_rib.scoring
     from imagenet_rib.cli.run import load_config, print_summary
     from imagenet_rib.sweep import scores
-    from report_data import pair_groups
+    from support.report_data import pair_groups
 
     # the synthetic store's parts hold 50 images, not the real parts' (whose groups it loads)
     monkeypatch.setattr(imagenet_rib.scoring, "part_groups", pair_groups)

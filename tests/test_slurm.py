@@ -7,7 +7,7 @@ import pytest
 from imagenet_rib.results import ResultStore
 from imagenet_rib.slurm import dispatch, make_executor
 from imagenet_rib.sweep import BenchmarkConfig, plan
-from rib_tiny import make_suite
+from support.rib_tiny import make_suite
 
 pytest.importorskip("submitit")
 

@@ -34,7 +34,7 @@ from imagenet_rib.errors import ConfigError
 from imagenet_rib.evaluation import EvalConfig, evaluate, evaluate_split
 from imagenet_rib.models import load_model, logits_of
 from imagenet_rib.transforms import ImageTransform
-from rib_train_helpers import make_model_dir
+from support.rib_train_helpers import make_model_dir
 
 IMAGE = datasets.Features({"image": datasets.Image()})
 

@@ -16,7 +16,8 @@ from imagenet_rib.errors import ConfigError, UnknownNameError
 from imagenet_rib.results import ResultStore
 from imagenet_rib.suites import builtin_suites, load_suite
 from imagenet_rib.sweep import BenchmarkConfig, plan
-from rib_tiny import make_suite
+from support import fault_inject
+from support.rib_tiny import make_suite
 
 CONFIG = """\
 name: tiny-matrix
@@ -168,10 +169,8 @@ def test_plan_errors(tiny_root):
 
 def _rib_run(root: Path, out: str, fault: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    # a fault kills the process inside a store transaction (tests/fault_inject.py)
-    launcher = (
-        [str(Path(__file__).parent / "fault_inject.py"), fault] if fault else ["-m", "imagenet_rib"]
-    )
+    # a fault kills the process inside a store transaction (tests/support/fault_inject.py)
+    launcher = [fault_inject.__file__, fault] if fault else ["-m", "imagenet_rib"]
     cmd = [
         sys.executable,
         *launcher,

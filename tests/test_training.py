@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from rib_train_helpers are redefined as arguments)
 """The Trainer subclass: penalties in closed form, gradient accumulation, bad configs, resume."""
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from imagenet_rib.methods.ewc.fisher import diagonal_fisher
 from imagenet_rib.methods.l2sp import L2SPRegulariser
 from imagenet_rib.methods.lwf import LwFRegulariser
 from imagenet_rib.training import TrainConfig
-from rib_train_helpers import TINY, quick_train, tiny_env, tiny_loaded, tiny_root  # noqa: F401
+from support.rib_train_helpers import TINY, quick_train
 
 SPLIT = SplitConfig(rule="none")
 
@@ -106,7 +105,7 @@ def test_empirical_fisher_of_softmax_regression_matches_closed_form():
 
 def test_gradient_accumulation_equals_the_large_batch(tiny_env, tmp_path):
     """batch 8 x 1 micro-batch == batch 8 as 4 x 2 (loss and weights after 2 SGD steps)."""
-    from rib_train_helpers import make_dataset
+    from support.rib_train_helpers import make_dataset
 
     make_dataset(tmp_path / "data" / "mini-r", (0, 1, 2, 3, 4, 7), 8)
     common = dict(
@@ -300,7 +299,7 @@ def test_lwf_teacher_runs_in_the_training_precision_on_uint8_batches(precision, 
     from imagenet_rib.models.mini import image_processor
     from imagenet_rib.trainer import build_trainer
     from imagenet_rib.transforms import from_hf_processor
-    from rib_train_helpers import make_dataset
+    from support.rib_train_helpers import make_dataset
 
     make_dataset(tmp_path / "d", tuple(range(10)), 8)
     ds = datasets.load_from_disk(str(tmp_path / "d"))

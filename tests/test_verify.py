@@ -13,7 +13,7 @@ from imagenet_rib.cli import main
 from imagenet_rib.data.converters import ConvertConfig, convert
 from imagenet_rib.data.verify import verify
 from imagenet_rib.errors import DatasetError
-from layouts import imagenet_c_tree, subset_wnids, wnid_tree
+from support.layouts import imagenet_c_tree, subset_wnids, wnid_tree
 
 SERIAL = dict(num_workers=0, progress=False)
 

@@ -12,7 +12,7 @@ from imagenet_rib.results import ResultStore
 from imagenet_rib.sweep import BenchmarkConfig, plan
 from imagenet_rib.sweep import run as run_sweep
 from imagenet_rib.workers import run_parallel, shards
-from rib_tiny import make_suite
+from support.rib_tiny import make_suite
 
 CONFIG = """\
 name: tiny-parallel

@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from .. import PROJECT_URL
@@ -71,7 +71,8 @@ SCORE_METRICS = (
 def redact_paths(value: Any) -> Any:
     """A copy of a JSON-like value with absolute local paths replaced by ``<local>/<name>``."""
     if isinstance(value, str):
-        return _ABS_PATH.sub(lambda m: "<local>/" + Path(m.group(0)).name, value)
+        # PureWindowsPath splits on / and \, so a Windows path (C:\data\x) is named x on any OS
+        return _ABS_PATH.sub(lambda m: "<local>/" + PureWindowsPath(m.group(0)).name, value)
     if isinstance(value, Mapping):
         return {k: redact_paths(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -158,6 +158,31 @@ def public_rows(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def run_operations(run_dir: Path, files: Sequence[Path], card: RunCard) -> list[Any]:
+    """The ``CommitOperationAdd`` list of one run push: the published `files` (`run_files`,
+    as `public_bytes`), the standard checkpoint files, ``README.md`` (the card) and the
+    card's ``.eval_results`` files."""
+    from huggingface_hub import CommitOperationAdd
+
+    ops = [CommitOperationAdd(p.relative_to(run_dir).as_posix(), public_bytes(p)) for p in files]
+    ops = _with_standard_files(run_dir, ops)
+    ops.append(CommitOperationAdd("README.md", str(card.card).encode()))
+    ops += [CommitOperationAdd(path, text.encode()) for path, text in card.eval_results.items()]
+    return ops
+
+
+def leaderboard_rows(card: RunCard, repo_id: str) -> pd.DataFrame:
+    """The leaderboard rows a push of `card`'s run to model repo `repo_id` appends: the run's
+    records (``model_repo`` = `repo_id`) then its baseline's (``model_repo`` = ""), as
+    `public_rows`."""
+    import pandas as pd
+
+    run, baseline = card.rows.run, card.rows.baseline
+    frame = pd.DataFrame([r.to_dict() for r in [*run, *baseline]], columns=ResultRecord.columns())
+    frame[REPO_COLUMN] = [repo_id] * len(run) + [""] * len(baseline)
+    return public_rows(frame)
+
+
 def push_run(
     run_dir: str | Path,
     repo_id: str,
@@ -177,8 +202,7 @@ def push_run(
     `card_options` go to `build_model_card` (suite, correct, benchmark, base_model, ...); a
     given benchmark repo must exist (publish it with `publish_benchmark_eval_yaml` first).
     """
-    import pandas as pd
-    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub import HfApi
 
     run_dir = Path(run_dir)
     files = run_files(run_dir)
@@ -192,10 +216,7 @@ def push_run(
             ".eval_results would cite a dataset that is not there; publish it first "
             "(`rib push ... --publish-eval-yaml`) or drop --benchmark"
         )
-    ops = [CommitOperationAdd(p.relative_to(run_dir).as_posix(), public_bytes(p)) for p in files]
-    ops = _with_standard_files(run_dir, ops)
-    ops.append(CommitOperationAdd("README.md", str(card.card).encode()))
-    ops += [CommitOperationAdd(path, text.encode()) for path, text in card.eval_results.items()]
+    ops = run_operations(run_dir, files, card)
     api.create_repo(repo_id, private=private, exist_ok=True)
     info = api.create_commit(
         repo_id,
@@ -207,12 +228,7 @@ def push_run(
     logger.info("pushed run %s to %s (%d files)", card.rows.run_id, repo_id, len(ops))
     result = PushResult(repo_id, info.oid, sorted(op.path_in_repo for op in ops), card=card)
     if leaderboard_repo:
-        rows = pd.DataFrame(
-            [r.to_dict() for r in [*card.rows.run, *card.rows.baseline]],
-            columns=ResultRecord.columns(),
-        )
-        rows[REPO_COLUMN] = [repo_id] * len(card.rows.run) + [""] * len(card.rows.baseline)
-        result.leaderboard = append_leaderboard(leaderboard_repo, public_rows(rows))
+        result.leaderboard = append_leaderboard(leaderboard_repo, leaderboard_rows(card, repo_id))
     return result
 
 

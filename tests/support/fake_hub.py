@@ -4,10 +4,8 @@ The machine that runs the test suite has no internet access, so everything that 
 (``push_to_hub``, ``hf_hub_download``, ``load_dataset("user/ds")``, model cards, ...) is tested
 against this server, bound to ``127.0.0.1`` on a free port.
 
-Usage in a test module (or put ``pytest_plugins = ["fake_hub"]`` in the top-level conftest and
-skip the import)::
-
-    from fake_hub import fake_hub_fixture  # noqa: F401  (provides the `fake_hub` fixture)
+Usage: ``tests/conftest.py`` registers this module as a pytest plugin, so every test module
+gets the ``fake_hub`` fixture without importing it::
 
     @pytest.mark.hub
     def test_something(fake_hub):
@@ -58,7 +56,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-__all__ = ["DEFAULT_GITATTRIBUTES", "FakeHub", "RecordedRequest", "fake_hub", "fake_hub_fixture"]
+__all__ = ["DEFAULT_GITATTRIBUTES", "FakeHub", "RecordedRequest", "fake_hub_fixture"]
 
 # Default `.gitattributes` of a new repo on the Hub (LFS rules).
 DEFAULT_GITATTRIBUTES = "".join(
@@ -1321,9 +1319,8 @@ def _repair_late_imports(saved_env: dict[str, str | None], was_imported: set[str
 def fake_hub_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     """A running `FakeHub`, with huggingface_hub / datasets pointed at it for the test.
 
-    The fixture is named `fake_hub`. Import it as `from fake_hub import fake_hub_fixture` (or list
-    `"fake_hub"` in `pytest_plugins` of the top-level conftest): importing the name `fake_hub`
-    itself also works, but then ruff reports F811 on every test parameter called `fake_hub`.
+    The fixture is named `fake_hub` (the function has another name so that a test parameter
+    called `fake_hub` does not shadow a module-level name).
     """
     import sys
 
@@ -1339,6 +1336,3 @@ def fake_hub_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
         _reset_client_state()
         _repair_late_imports(saved_env, was_imported)
         hub.stop()
-
-
-fake_hub = fake_hub_fixture  # same fixture, importable under its own name (see above)

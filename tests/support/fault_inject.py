@@ -1,7 +1,7 @@
 """Run the ``rib`` CLI with a ``kill -9`` injected INSIDE a write that must be all or nothing.
 
-    python tests/fault_inject.py store-add run cfg.yaml --output-dir out --no-progress
-    python tests/fault_inject.py checkpoint-write:4 finetune ... --save-steps 2
+    python tests/support/fault_inject.py store-add run cfg.yaml --output-dir out --no-progress
+    python tests/support/fault_inject.py checkpoint-write:4 finetune ... --save-steps 2
 
 Test helper only: the library has no fault hooks. The fault is injected from outside:
 
