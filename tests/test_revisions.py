@@ -91,7 +91,7 @@ def test_a_hub_model_is_recorded_by_the_commit_it_was_loaded_from(tmp_path):
     import subprocess
     import sys
 
-    from rib_train_helpers import make_model_dir
+    from support.rib_train_helpers import make_model_dir
 
     repo = tmp_path / "cache" / "models--org--tiny"
     commits = ["a" * 40, "b" * 40]
