@@ -12,11 +12,9 @@ Pearson r and Spearman rho come with Fisher-z intervals (`correlation.correlatio
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 #: images per class of each side of an OTDD (a 10-class set: at most 400 per side)
 OTDD_PER_CLASS = 40
@@ -89,44 +87,19 @@ class OTDDSection:
         return out
 
 
-def _subsample(targets: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """Sorted indices of at most `per_class` rows of each class (seeded)."""
-    rng = np.random.default_rng([seed, 104729])
-    keep = []
-    for c in np.unique(targets):
-        rows = np.flatnonzero(targets == c)
-        keep.append(rows if len(rows) <= per_class else rng.choice(rows, per_class, replace=False))
-    return np.sort(np.concatenate(keep))
-
-
-def _features(loaded: Any, part: Any, per_class: int, seed: int) -> tuple[Any, Any]:
-    """m's pre-logit features and the targets of a per-class subsample of `part`."""
-    from ..data.stream import ImageRows, make_loader
-    from ..otdd.features import extract_features
-
-    idx = _subsample(np.asarray(part.targets), per_class, seed)
-    rows = ImageRows(part.dataset.select(idx), loaded.transform, np.asarray(part.targets)[idx])
-    loader = make_loader(rows, batch_size=256, num_workers=0)  # the cores run the matrix
-    batches = ((loaded.transform.normalize(b["pixel_values"]), b["labels"]) for b in loader)
-    return extract_features(loaded.model, batches)
-
-
 def otdd_distances(
-    model: str, reference: Any, parts: Mapping[str, Any], per_class: int, seed: int = 0
+    suite: Any, model: str, sets: Sequence[str], per_class: int, split: Any
 ) -> dict[str, float]:
-    """``{D_i: OTDD(reference, D_i)}`` with `model`'s own features: the demo's one call into
-    `imagenet_rib.otdd` (re-point it here when that API changes). `reference` and `parts` are
-    `SplitPart`s."""
-    from ..models import load_model
-    from ..otdd import OTDDConfig, otdd
+    """``{D_i: OTDD(reference test part, D_i train part)}`` with `model`'s own features, exact
+    OT (`otdd.otdd_vector`: the road ``rib otdd`` takes)."""
+    from ..otdd import OTDDConfig, otdd_vector
 
-    loaded = load_model(model)
-    xa, ya = _features(loaded, reference, per_class, seed)
-    out = {}
-    for name, part in parts.items():
-        xb, yb = _features(loaded, part, per_class, seed)
-        out[name] = float(otdd(xa, ya, xb, yb, OTDDConfig(outer="exact", seed=seed)).distance)
-    return out
+    vector = otdd_vector(
+        suite, [model], max_per_class=per_class, part="train", reference_part="test",
+        split=split, config=OTDDConfig(outer="exact", seed=split.seed), datasets=sets,
+        seed=split.seed,
+    )  # fmt: skip
+    return {e.dataset: float(e.result.distance) for e in vector.entries}
 
 
 def otdd_section(
@@ -142,13 +115,11 @@ def otdd_section(
     if suite.reference is None or not chosen:
         return None
     split = config.split_config
-    reference = suite.part(suite.reference, "test", split)
     sets: Sequence[str] = table.finetune_sets
-    parts = {i: suite.part(i, "train", split) for i in sets}
     distances, degradations = {}, {}
     with torch_threads(1):  # the same features (and distances) whatever the core count
         for model, r in chosen.items():
-            distances[model] = otdd_distances(model, reference, parts, per_class, split.seed)
+            distances[model] = otdd_distances(suite, model, sets, per_class, split)
             degradations[model] = {i: float(r.scores.reference_degradation[i]) for i in sets}
     corr: dict[str, Any] = {}
     if len(sets) < MIN_POINTS:

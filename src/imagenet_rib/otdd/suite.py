@@ -46,7 +46,7 @@ def per_class_subsample(targets: np.ndarray, max_per_class: int | None, seed: in
         raise ConfigError(
             f"max_per_class must be >= 2 (a class Gaussian needs 2 samples), got {max_per_class}"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 104729])  # a stream of its own, apart from seed's others
     keep = []
     for cls in np.unique(targets):
         rows = np.flatnonzero(targets == cls)
@@ -61,16 +61,15 @@ def part_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(features (n, d), targets (n,)) of `loaded` over `rows` of a split part, streamed:
     images are decoded by loader workers batch by batch, never materialised."""
-    from ..data.stream import ImageRows, default_workers, make_loader
+    from ..data.stream import ImageRows, default_workers, loader_workers, make_loader
     from .features import extract_features
 
     ds, targets = part.dataset, part.targets
     if rows is not None:
         ds, targets = ds.select(rows), targets[rows]
+    workers = loader_workers(-1, default_workers(8), len(targets))  # small parts: in process
     loader = make_loader(
-        ImageRows(ds, loaded.transform, targets),
-        batch_size=batch_size,
-        num_workers=default_workers(8),
+        ImageRows(ds, loaded.transform, targets), batch_size=batch_size, num_workers=workers
     )
     batches = ((loaded.transform.normalize(b["pixel_values"]), b["labels"]) for b in loader)
     return extract_features(loaded.model, batches)
@@ -95,6 +94,7 @@ def otdd_vector(
     *,
     max_per_class: int | None = None,
     part: str = "train",
+    reference_part: str | None = None,
     split: SplitConfig | None = None,
     config: OTDDConfig | None = None,
     datasets: Sequence[str] | None = None,
@@ -109,7 +109,10 @@ def otdd_vector(
         models: model names / folders / Hub ids (each keyed by that string, as the results
             store records it) or `LoadedModel`s (keyed by their ``name``).
         max_per_class: seeded per-class subsample of each part (None: every row).
-        part: split part of both sides ("train" or "test") under `split` (default holdout).
+        part: split part of D_i ("train" or "test") under `split` (default holdout);
+        reference_part: the reference's part (default: `part`; the demo compares the
+            reference's test part, on which the degradation is measured, with D_i's train
+            part, the data fine-tuned on).
         config: `OTDDConfig` of every distance. datasets: a subset of the suite (default all).
         sources: dataset -> folder or Hub id, over the suite's own ``sources:``.
         seed: seed of the per-class subsample.
@@ -141,7 +144,7 @@ def otdd_vector(
     config = config or OTDDConfig()
     parts: dict[str, tuple[SplitPart, np.ndarray]] = {}
     for name in [suite.reference, *names]:
-        p = suite.part(name, part, split)
+        p = suite.part(name, (reference_part or part) if name == suite.reference else part, split)
         parts[name] = (p, per_class_subsample(p.targets, max_per_class, seed))
     entries = []
     for model in models:
@@ -157,4 +160,6 @@ def otdd_vector(
         "subsample_seed": seed,
         "split": split.to_dict(),
     }
+    if reference_part not in (None, part):
+        extra["reference_part"] = reference_part
     return OTDDVector(tuple(entries), suite.name, part, extra)
