@@ -696,19 +696,9 @@ CACHE_CASES = [
 
 
 def _objectnet_protocol(d: Path, rule: str):
-    import os
-
-    from imagenet_rib.data import imagenet
     from imagenet_rib.data.specs import get_dataset_spec
 
-    saved = list(imagenet._mapping_sources)
-    imagenet._mapping_sources.clear()
-    os.environ["IMAGENET_RIB_OBJECTNET_MAPPING"] = str(d / "on" / imagenet.MAPPING_FILE)
-    try:
-        return get_dataset_spec("objectnet").protocol(rule)
-    finally:
-        os.environ.pop("IMAGENET_RIB_OBJECTNET_MAPPING")
-        imagenet._mapping_sources[:] = saved
+    return get_dataset_spec("objectnet").protocol(rule, source=str(d / "on"))
 
 
 # ----------------------------------------------------------------------------- metrics

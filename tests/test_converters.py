@@ -45,7 +45,6 @@ def check_truth(tree, out) -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def _no_leaked_mapping(monkeypatch):
-    monkeypatch.setattr(imagenet, "_mapping_sources", [])
     monkeypatch.delenv("IMAGENET_RIB_DATA_OBJECTNET", raising=False)
     monkeypatch.delenv("IMAGENET_RIB_DATA_DIR", raising=False)
 
@@ -191,10 +190,10 @@ def test_objectnet_every_rule_matches_the_generator(tmp_path):
         json.loads((tmp_path / "out" / "objectnet_to_imagenet_1k.json").read_text())
         == tree.extra["mapping"]
     )
-    ds = load_rib_dataset("objectnet", str(tmp_path / "out"))  # registers the stored mapping
+    ds = load_rib_dataset("objectnet", str(tmp_path / "out"))
     spec = get_dataset_spec("objectnet")
     for rule in ("max-over-mapped", "first-match", "paper-compat"):
-        protocol = spec.protocol(rule)
+        protocol = spec.protocol(rule, source=str(tmp_path / "out"))  # the stored mapping
         targets = protocol.targets(ds["label"], ds["class_name"])
         for name, t in zip(ds["class_name"], targets):
             assert protocol.groups[t] == tree.extra["groups"][name][rule], (rule, name)

@@ -223,7 +223,6 @@ def _finetune(
             f"{dataset!r} is labelled in {spec.label_space!r}; pick a model over "
             f"{spec.label_space!r}"
         )
-    protocol = spec.protocol(rule)
     if max_train_samples is not None:
         from .config import check_range
 
@@ -236,6 +235,7 @@ def _finetune(
             f"{sources[dataset]!r}; give one"
         )
     source = source or sources.get(dataset)
+    protocol = spec.protocol(rule, source=source)  # ObjectNet: the mapping stored with the rows
     resolved = resolved_config(
         loaded, meth.name, mcfg, dataset, protocol, split, tcfg,
         max_train_samples=max_train_samples, source=source, sources=sources,
