@@ -54,7 +54,10 @@ def _no_leaked_mapping(monkeypatch):
 
 def test_registry_has_the_nine_datasets_and_75_imagenet_c_sets():
     get_dataset_spec("imagenet-val")
-    names = imagenet.real_dataset_names()
+    names = [
+        "imagenet-val", "imagenet-v2", "imagenet-a", "imagenet-r", "imagenet-sketch",
+        "objectnet", "imagenet-cartoon", "imagenet-drawing", "imagenet-c",
+    ]  # fmt: skip
     assert all(n in DATASETS for n in names)
     children = [n for n in DATASETS if n.startswith("imagenet-c/")]
     corruptions_15 = [

@@ -142,10 +142,6 @@ def c_set_name(corruption: str, severity: int) -> str:
     return f"imagenet-c/{corruption}/{severity}"
 
 
-def c_set_names() -> list[str]:
-    return [c_set_name(c, s) for c in CORRUPTIONS for s in SEVERITIES]
-
-
 # --------------------------------------------------------------------------- the entries
 
 _register(
@@ -313,18 +309,3 @@ for _c in CORRUPTIONS:
             corruption=_c,
             severity=_s,
         )
-
-
-def real_dataset_names() -> list[str]:
-    """The nine top-level entries (ImageNet-C's per-set children left out)."""
-    return [
-        "imagenet-val",
-        "imagenet-v2",
-        "imagenet-a",
-        "imagenet-r",
-        "imagenet-sketch",
-        "objectnet",
-        "imagenet-cartoon",
-        "imagenet-drawing",
-        "imagenet-c",
-    ]
