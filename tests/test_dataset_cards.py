@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from imagenet_rib.cli import main
-from imagenet_rib.data import imagenet
 from imagenet_rib.data.cards import render_card, split_table
 from imagenet_rib.data.converters import ConvertConfig, convert
 from imagenet_rib.data.labels import get_label_space
@@ -128,8 +127,7 @@ def test_converted_folder_carries_its_card(tmp_path):
     assert data["imagenet_rib"]["split"]["test_rows"] % 4 == 0
 
 
-def test_objectnet_card_states_the_licence_restriction(tmp_path, monkeypatch):
-    monkeypatch.setattr(imagenet, "_mapping_sources", [])
+def test_objectnet_card_states_the_licence_restriction(tmp_path):
     tree = objectnet_tree(tmp_path / "src")
     convert(
         "objectnet",

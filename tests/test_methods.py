@@ -25,7 +25,6 @@ from imagenet_rib.methods import (
     Method,
     MethodConfig,
     get_method,
-    method_names,
     register_method,
 )
 from imagenet_rib.methods.base import head_prefix, is_paper_extra
@@ -81,14 +80,14 @@ def runs(tiny_root, tmp_path_factory):
 
 
 def test_registry_holds_exactly_the_benchmark_methods():
-    assert set(method_names()) == EXPECTED
+    assert set(METHODS.names()) == EXPECTED
     for name in EXPECTED:
         method = METHODS.get(name)
         assert method.name == name and method.kind in ("train", "derived", "baseline")
         assert method.make_config().to_dict() == method.Config.from_dict({}).to_dict()
 
 
-@pytest.mark.parametrize("name", method_names())
+@pytest.mark.parametrize("name", METHODS.names())
 def test_every_registered_method_keeps_the_contract(name):
     method = get_method(name)
     assert method.kind in KINDS and method.description and "\n" not in method.description
@@ -101,7 +100,7 @@ def test_every_registered_method_keeps_the_contract(name):
         assert sources == ()
 
 
-@pytest.mark.parametrize("name", method_names())
+@pytest.mark.parametrize("name", METHODS.names())
 def test_config_round_trips_and_rejects_unknown_keys(name):
     method = get_method(name)
     cfg = method.make_config()
@@ -314,14 +313,15 @@ def test_the_cli_lists_every_method_with_its_description_and_options(capsys):
     with pytest.raises(SystemExit, match="0"):
         main(["finetune", "--help"])
     help_text = capsys.readouterr().out
-    for name in method_names():
+    for name in METHODS.names():
         line = rf"^  {re.escape(name)} +(train|derived|baseline)? *{re.escape(METHODS.get(name).description)}$"
         assert re.search(line, help_text, re.M), name
     assert main(["methods", "--json"]) == 0
     infos = json.loads(capsys.readouterr().out)
-    assert [i["name"] for i in infos] == method_names()
+    assert [i["name"] for i in infos] == METHODS.names()
     lora = {
-        o["name"]: (o["type"], o["default"]) for o in infos[method_names().index("lora")]["options"]
+        o["name"]: (o["type"], o["default"])
+        for o in infos[METHODS.names().index("lora")]["options"]
     }
     assert lora == {
         "rank": ("int", 8),

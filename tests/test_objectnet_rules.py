@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from imagenet_rib.data.labels import imagenet_1k
-from imagenet_rib.data.protocol import objectnet_protocol
+from imagenet_rib.data.protocol import OBJECTNET_RULES, objectnet_protocol
 from imagenet_rib.data.specs import get_dataset_spec
 from imagenet_rib.errors import ConfigError, DatasetError
 
@@ -44,7 +44,6 @@ MISMATCHED = {
 def real_mapping(monkeypatch):
     from imagenet_rib.data import imagenet
 
-    monkeypatch.setattr(imagenet, "_mapping_sources", [])
     monkeypatch.setenv("IMAGENET_RIB_OBJECTNET_MAPPING", str(FIXTURES / imagenet.MAPPING_FILE))
     monkeypatch.delenv("IMAGENET_RIB_DATA_OBJECTNET", raising=False)
     monkeypatch.delenv("IMAGENET_RIB_DATA_DIR", raising=False)
@@ -125,3 +124,105 @@ def test_datasets_list_labels_paper_compat_a_known_defect(capsys):
     assert main(["datasets", "list", "--json"]) == 0
     entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
     assert "KNOWN DEFECT" in entries["objectnet"]["objectnet_rules"]["paper-compat"]
+
+
+# ------------------------------------------------------------- each copy scores with its own
+
+
+#: a two-class ObjectNet-style mapping over ImageNet-1k, unlike the real one's 113 classes
+SMALL_MAPPING = {
+    "Alarm clock": "analog clock",
+    "Chair": "barber chair; folding chair; rocking chair, rocker",
+}
+
+
+def _copy_with_mapping(path: Path, space_name: str, mapping: dict[str, str]) -> str:
+    """A save_to_disk copy (two rows per class, labelled first-match) with `mapping` stored
+    next to it, as a converted or published ObjectNet-style folder holds it."""
+    import io
+
+    import datasets
+    from PIL import Image
+
+    from imagenet_rib.data import imagenet
+    from imagenet_rib.data.labels import get_label_space
+    from imagenet_rib.data.schema import features
+
+    space = get_label_space(space_name)
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(buf, format="PNG")
+    rows = {c: [] for c in ("image", "label", "wnid", "id", "group", "class_name")}
+    for name, lemmas in sorted(mapping.items()):
+        label = space.lemmas.index(lemmas.split("; ")[0])
+        for i in range(2):
+            rows["image"].append({"bytes": buf.getvalue(), "path": None})
+            rows["label"].append(label)
+            rows["wnid"].append(space.wnids[label])
+            rows["id"].append(f"{name}/{i}")
+            rows["group"].append(f"{name}/{i}")
+            rows["class_name"].append(name)
+    n = len(rows["id"])
+    rows |= {"corruption": [""] * n, "severity": [0] * n}
+    datasets.Dataset.from_dict(rows, features=features(space)).save_to_disk(str(path))
+    (path / imagenet.MAPPING_FILE).write_text(json.dumps(mapping))
+    return str(path)
+
+
+def _groups_by_class(part) -> dict[str, set[tuple[int, ...]]]:
+    out: dict[str, set[tuple[int, ...]]] = {}
+    for name, t in zip(part.dataset["class_name"], part.targets):
+        out.setdefault(name, set()).add(part.protocol.groups[t])
+    return out
+
+
+def test_two_mappings_in_one_process_never_mix(tmp_path, real_mapping):
+    """Protocols of copies with different mappings, interleaved, each reduce by their own."""
+    from imagenet_rib.data import imagenet
+
+    spec = get_dataset_spec("objectnet")
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / imagenet.MAPPING_FILE).write_text(json.dumps(SMALL_MAPPING))
+    walk = {"alarm_clock": "Alarm clock", "chair": "Chair"}  # Chair reuses the clock's class
+    (small / imagenet.FOLDER_MAPPING_FILE).write_text(json.dumps(walk))
+    real_before = spec.protocol("first-match", source=str(FIXTURES))
+    mine = {r: spec.protocol(r, source=str(small)) for r in OBJECTNET_RULES}
+    real_after = spec.protocol("first-match", source=str(FIXTURES))
+    space = imagenet_1k()
+    chairs = tuple(space.lemmas.index(x) for x in SMALL_MAPPING["Chair"].split("; "))
+    clock = (space.lemmas.index("analog clock"),)
+    assert mine["max-over-mapped"].groups == (clock, chairs)
+    assert mine["first-match"].groups == (clock, chairs[:1])
+    assert mine["paper-compat"].groups == (clock,)  # by its own walk order file
+    assert real_before == real_after and real_after.num_targets == 113
+    # without a source: the configured mapping, whatever was read before
+    assert spec.protocol("first-match") == real_after
+
+
+def test_loading_the_mini_and_a_real_copy_keeps_each_reduction(tmp_path, real_mapping):
+    """A Mini-ObjectNet copy stores its own objectnet_to_imagenet_1k.json (mini-digits
+    lemmas); loading it must not change how the real ObjectNet entry scores, and loading a
+    real copy must not change Mini-ObjectNet's."""
+    from imagenet_rib.data.labels import get_label_space
+    from imagenet_rib.data.loading import load_split
+    from imagenet_rib.data.mini.specs import objectnet_mapping as mini_mapping
+    from imagenet_rib.data.splits import SplitConfig
+
+    whole = SplitConfig(rule="none")
+    mini_copy = _copy_with_mapping(tmp_path / "mini", "mini-digits", mini_mapping())
+    real_copy = _copy_with_mapping(tmp_path / "real", "imagenet-1k", SMALL_MAPPING)
+    digits, space = get_label_space("mini-digits"), imagenet_1k()
+    want_mini = {
+        name: {tuple(digits.lemmas.index(x) for x in lemmas.split("; "))}
+        for name, lemmas in mini_mapping().items()
+    }
+    want_real = {
+        name: {tuple(space.lemmas.index(x) for x in lemmas.split("; "))}
+        for name, lemmas in SMALL_MAPPING.items()
+    }
+    for _ in range(2):  # mini, real, mini, real: no load leaves anything behind
+        mini = load_split("mini-objectnet", "test", whole, source=mini_copy)
+        real = load_split("objectnet", "test", whole, source=real_copy)
+        assert mini.protocol.num_targets == 6 and _groups_by_class(mini) == want_mini
+        assert real.protocol.num_targets == 2 and _groups_by_class(real) == want_real
+    assert get_dataset_spec("objectnet").protocol().num_targets == 113  # the configured one

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -95,9 +94,3 @@ def test_mini_label_subsets(name, k):
     assert p.num_targets == k and p.num_classes == 10
     a, r = get_dataset_spec("mini-a").subset, get_dataset_spec("mini-r").subset
     assert 0 < len(set(a) & set(r)) < len(a)  # partly overlapping, as ImageNet-A/-R
-
-
-def test_numpy_and_torch_reduce_agree():
-    p = objectnet_protocol(SPACE, MAPPING, "max-over-mapped")
-    z = np.random.default_rng(0).normal(size=(7, 4)).astype(np.float32)
-    np.testing.assert_allclose(p.reduce_numpy(z), p.reduce(torch.from_numpy(z)).numpy())

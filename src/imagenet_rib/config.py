@@ -1,4 +1,4 @@
-"""Shared helpers for config dataclasses: validation messages, type coercion, JSON round-trips.
+"""Shared helpers for config dataclasses: validation messages, type coercion, YAML reading.
 
 Every options object of the library is a dataclass built on `ConfigBase`; the CLI parses
 the same dataclasses (see `cli/_args.py`), so there is one source of truth per option.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import re
 import types
@@ -215,24 +214,6 @@ def coerce_in_place(obj: Any) -> None:
             object.__setattr__(obj, name, new)
 
 
-def read_json(path: str | Path, *, what: str, fix: str) -> Any:
-    """Parse the JSON file `path`; a missing, unreadable or malformed file raises `ConfigError`.
-
-    `what` names the file for the user ("the run config"), `fix` says how to repair it
-    ("re-run `rib finetune` to rewrite it").
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} {path} does not exist; {fix}")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ConfigError(
-            f"{what} {path} is not valid JSON ({type(err).__name__}: {err}); it may be "
-            f"truncated or damaged: {fix}"
-        ) from err
-
-
 def read_yaml(path: str | Path, *, what: str) -> Any:
     """Parse the YAML (or JSON) file `path`; a syntax error raises `ConfigError` with its line."""
     import yaml
@@ -249,7 +230,7 @@ def read_yaml(path: str | Path, *, what: str) -> Any:
 
 
 class ConfigBase:
-    """Mixin for config dataclasses (frozen or not): `to_dict`, `from_dict`, JSON round-trips.
+    """Mixin for config dataclasses (frozen or not): `to_dict`, `from_dict`, `replace`.
 
     Subclasses are decorated with ``@dataclass`` themselves; `from_dict` rejects unknown
     keys so that a typo in a config file is an error, not a silently ignored option, and
@@ -262,19 +243,6 @@ class ConfigBase:
     @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
         return cls(**coerce_fields(cls, data))
-
-    def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
-        if path is not None:
-            Path(path).write_text(text + "\n")
-        return text
-
-    @classmethod
-    def from_json(cls: type[C], path: str | Path) -> C:
-        data = read_json(
-            path, what=f"{cls.__name__} file", fix="rewrite it (e.g. with `to_json`) or delete it"
-        )
-        return cls.from_dict(data)
 
     def replace(self: C, **changes: Any) -> C:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

@@ -244,9 +244,11 @@ def _prepare(args: FinetuneArgs) -> FinetuneJob | FinetuneResult:
             f"{args.dataset!r} is labelled in {spec.label_space!r}; pick a model over "
             f"{spec.label_space!r}"
         )
-    protocol = spec.protocol(args.rule)
     check_runnable(tcfg, int(os.environ.get("WORLD_SIZE", "1")))
     sources, source = dict(args.sources or {}), args.data_source()
+    protocol = spec.protocol(
+        args.rule, source=source
+    )  # ObjectNet: the mapping stored with the rows
     resolved = resolved_config(
         loaded, meth.name, mcfg, args.dataset, protocol, args.split, tcfg,
         max_train_samples=args.max_train_samples, source=source, sources=sources,

@@ -266,14 +266,6 @@ class ResultStore:
         with self._write() as con:
             self._set_status(con, run_id, "failed", info={"error": error})
 
-    def forget(self, run_id: str) -> int:
-        """Delete a run's records, correctness and status (to redo it); returns rows removed."""
-        with self._write() as con:
-            n = con.execute("DELETE FROM records WHERE run_id = ?", (run_id,)).rowcount
-            con.execute("DELETE FROM correct WHERE run_id = ?", (run_id,))
-            con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-        return n
-
     def merge(self, other: str | Path | ResultStore) -> int:
         """Copy every record, correctness vector and done status of `other` into this store."""
         other = other if isinstance(other, ResultStore) else ResultStore(other, read_only=True)

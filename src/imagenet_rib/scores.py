@@ -197,12 +197,6 @@ class RIBScores:
         """True when mRI and every RI_i are defined (no missing off-diagonal cell)."""
         return not math.isnan(self.mri)
 
-    def delta_of(self, finetune_set: str, eval_set: str) -> float:
-        """dA(finetune_set -> eval_set)."""
-        return float(
-            self.delta[self.finetune_sets.index(finetune_set), self.columns.index(eval_set)]
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: NaN becomes None, matrices become nested dicts by name."""
         cols = self.columns
@@ -363,32 +357,3 @@ def compute_rib(
         ]
     )
     return scores_from_arrays(pre, post, suite, rows, reference)
-
-
-def compute_rib_matrix(
-    acc_pre: Sequence[float],
-    acc_post: Sequence[Sequence[float]],
-    suite: Sequence[str],
-    reference: str | None = None,
-) -> RIBScores:
-    """RIB scores from a square accuracy matrix over the suite.
-
-    acc_post: (n, n) or, with a reference, (n, n + 1) array; row i = fine-tuned on suite[i],
-    column j = evaluated on suite[j] (last column: the reference). acc_pre: (n,) or (n + 1,).
-    NaN marks a missing cell. Raises `ScoreInputError` if the matrix is not square over the suite.
-    """
-    suite = list(suite)
-    n, c = len(suite), len(suite) + (reference is not None)
-    post = np.asarray(acc_post, dtype=np.float64)
-    pre = np.asarray(acc_pre, dtype=np.float64)
-    if post.ndim != 2 or post.shape != (n, c):
-        raise ScoreInputError(
-            f"acc_post has shape {post.shape}, expected ({n}, {c}): one row per fine-tuning set "
-            f"and one column per evaluation set of the suite {suite}"
-            + (f" plus the reference {reference!r}" if reference else "")
-        )
-    if pre.shape != (c,):
-        raise ScoreInputError(
-            f"acc_pre has shape {pre.shape}, expected ({c},) to match {score_columns(suite, reference)}"
-        )
-    return scores_from_arrays(pre, post, suite, suite, reference)

@@ -12,8 +12,6 @@ as uint8.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +52,6 @@ class ImageTransform:
             raise ConfigError(f"interpolation {self.interpolation!r} not in {INTERPOLATIONS}")
         if self.crop > self.resize:
             raise ConfigError(f"crop {self.crop} is larger than resize {self.resize}")
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

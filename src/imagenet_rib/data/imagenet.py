@@ -19,14 +19,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import DatasetError
 from .labels import timm_subset
 from .specs import DatasetSpec, register_dataset
-
-if TYPE_CHECKING:
-    pass
 
 SPACE = "imagenet-1k"
 MAPPING_FILE = "objectnet_to_imagenet_1k.json"
@@ -61,36 +57,20 @@ def _register(name: str, **kw) -> DatasetSpec:
 
 # --------------------------------------------------------------------------- ObjectNet mapping
 
-_mapping_sources: list[Path] = []
 
-
-def use_objectnet_mapping(folder_or_file: str | os.PathLike) -> None:
-    """Make the ``objectnet`` entry read its mapping from a converted folder (or a JSON file).
-
-    `data.loading` calls this when it loads a converted ObjectNet folder, so the protocol of
-    the rows just loaded always uses the mapping stored with them.
-    """
-    path = Path(folder_or_file)
-    path = path / MAPPING_FILE if path.is_dir() else path
-    if not path.is_file():
-        raise DatasetError(
-            f"no ObjectNet mapping at {path}; convert ObjectNet first (rib datasets build objectnet)"
-        )
-    if path in _mapping_sources:
-        _mapping_sources.remove(path)
-    _mapping_sources.insert(0, path)
-
-
-def _mapping_candidates() -> list[Path]:
+def _mapping_candidates(source: str | None) -> list[Path]:
+    """Where the mapping of rows read from `source` may be, first match wins."""
     from .sources import default_source
 
-    out = list(_mapping_sources)
+    out = []
+    if source is not None and Path(source).is_dir():  # the mapping stored with the rows
+        out.append(Path(source) / MAPPING_FILE)
     env = os.environ.get("IMAGENET_RIB_OBJECTNET_MAPPING")
     if env:
         out.append(Path(env))
-    source = default_source("objectnet")
-    if source:
-        out.append(Path(source) / MAPPING_FILE)
+    configured = default_source("objectnet")
+    if configured:
+        out.append(Path(configured) / MAPPING_FILE)
     return out
 
 
@@ -111,8 +91,8 @@ def _read_mapping_file(path: Path) -> dict[str, str]:
     return data
 
 
-def _mapping_path() -> Path:
-    for path in _mapping_candidates():
+def _mapping_path(source: str | None) -> Path:
+    for path in _mapping_candidates(source):
         if path.is_file():
             return path
     raise DatasetError(
@@ -124,26 +104,29 @@ def _mapping_path() -> Path:
     )
 
 
-def objectnet_mapping() -> dict[str, str]:
+def objectnet_mapping(source: str | None = None) -> dict[str, str]:
     """``{ObjectNet class: "lemma; lemma"}`` of the user's converted ObjectNet.
 
-    Looked up, in order: folders given to `use_objectnet_mapping` (done automatically when a
-    converted folder is loaded), ``$IMAGENET_RIB_OBJECTNET_MAPPING``, the configured source of
-    ``objectnet`` (``IMAGENET_RIB_DATA_OBJECTNET`` / ``$IMAGENET_RIB_DATA_DIR/objectnet``).
+    `source` is the folder (or Hub id) the rows are read from, None for the configured one.
+    Looked up, in order: the mapping stored in the `source` folder (the conversion writes
+    it there, so rows are always scored with their own mapping),
+    ``$IMAGENET_RIB_OBJECTNET_MAPPING``, the configured source of ``objectnet``
+    (``IMAGENET_RIB_DATA_OBJECTNET`` / ``$IMAGENET_RIB_DATA_DIR/objectnet``).
     """
-    return _read_mapping_file(_mapping_path())
+    return _read_mapping_file(_mapping_path(source))
 
 
-def objectnet_walk_order() -> list[str]:
+def objectnet_walk_order(source: str | None = None) -> list[str]:
     """ObjectNet classes in ``folder_to_objectnet_label.json`` file order (``paper-compat``).
 
     The reference code's matching depends on that order (a class with no match reuses the
-    previous folder's class), so the file stored next to the mapping is required.
+    previous folder's class), so the file stored next to the mapping of `source` is required.
     """
-    path = _mapping_path().parent / FOLDER_MAPPING_FILE
+    mapping = _mapping_path(source)
+    path = mapping.parent / FOLDER_MAPPING_FILE
     if not path.is_file():
         raise DatasetError(
-            f"the paper-compat rule needs {FOLDER_MAPPING_FILE} next to {_mapping_path()}: the "
+            f"the paper-compat rule needs {FOLDER_MAPPING_FILE} next to {mapping}: the "
             f"reference code walks ObjectNet's folders in that file's order. Copy it from "
             f"objectnet-1.0/mappings/ of your download, or re-convert ObjectNet with "
             f"`rib datasets build objectnet --force ...` (which stores it)"
@@ -157,10 +140,6 @@ def objectnet_walk_order() -> list[str]:
 def c_set_name(corruption: str, severity: int) -> str:
     """Registry name of one ImageNet-C set: ``imagenet-c/<corruption>/<severity>``."""
     return f"imagenet-c/{corruption}/{severity}"
-
-
-def c_set_names() -> list[str]:
-    return [c_set_name(c, s) for c in CORRUPTIONS for s in SEVERITIES]
 
 
 # --------------------------------------------------------------------------- the entries
@@ -330,18 +309,3 @@ for _c in CORRUPTIONS:
             corruption=_c,
             severity=_s,
         )
-
-
-def real_dataset_names() -> list[str]:
-    """The nine top-level entries (ImageNet-C's per-set children left out)."""
-    return [
-        "imagenet-val",
-        "imagenet-v2",
-        "imagenet-a",
-        "imagenet-r",
-        "imagenet-sketch",
-        "objectnet",
-        "imagenet-cartoon",
-        "imagenet-drawing",
-        "imagenet-c",
-    ]

@@ -119,12 +119,6 @@ def _load_from(source: str, name: str) -> datasets.Dataset:
 
     path = Path(source)
     if path.exists():
-        if (
-            path / "objectnet_to_imagenet_1k.json"
-        ).is_file():  # score with the mapping stored with the rows
-            from .imagenet import use_objectnet_mapping
-
-            use_objectnet_mapping(path)
         if (path / "dataset_info.json").exists() or (path / "state.json").exists():
             return datasets.load_from_disk(str(path))
         if (path / "data").is_dir() or list(path.glob("*.parquet")):
@@ -189,7 +183,7 @@ def load_split(
     if max_samples is not None and len(idx) > max_samples:
         rng = np.random.default_rng([split.seed, 7919])
         idx = np.sort(rng.choice(idx, size=max_samples, replace=False))
-    protocol = spec.protocol(rule)
+    protocol = spec.protocol(rule, source=source)  # ObjectNet: the rows' own mapping
     names = meta["class_name"]
     targets = protocol.targets([labels[i] for i in idx], [names[i] for i in idx])
     return SplitPart(name, part, ds.select(idx), targets, protocol, spec, split)

@@ -94,11 +94,6 @@ class LabelProtocol:
         picked = logits[..., gather]  # (B, K, W)
         return picked[..., 0] if gather.shape[1] == 1 else picked.amax(dim=-1)
 
-    def reduce_numpy(self, logits: np.ndarray) -> np.ndarray:
-        if logits.shape[-1] != self.num_classes:
-            raise ConfigError(f"expected {self.num_classes} logits, got {logits.shape[-1]}")
-        return logits if self.rule == "full" else logits[..., self._gather].max(axis=-1)
-
     def targets(
         self, labels: Sequence[int], class_names: Sequence[str] | None = None
     ) -> np.ndarray:

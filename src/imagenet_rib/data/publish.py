@@ -148,7 +148,9 @@ def export_folder(
                 "skipped": [],
             }
     if spec.is_objectnet:
-        (out / MAPPING_FILE).write_text(json.dumps(dict(spec.objectnet_mapping()), indent=2) + "\n")
+        (out / MAPPING_FILE).write_text(
+            json.dumps(dict(spec.objectnet_mapping(source)), indent=2) + "\n"
+        )
     converted = read_manifest(Path(source)) if source and Path(source).is_dir() else None
     manifest = {
         "format": FORMAT_VERSION,

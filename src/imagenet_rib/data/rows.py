@@ -1,9 +1,10 @@
 """The metadata columns of a dataset's rows, read from any source without decoding an image.
 
 `read_source` reads a converted folder (Parquet shards + ``conversion.json``), a
-``save_to_disk`` folder or a Hub dataset. With a `verify.VerifyReport` it also checks the
-shards against their recorded SHA-256 and records every file it cannot read (truncated,
-damaged) instead of raising, so ``rib datasets verify`` reports WRONG, never a traceback.
+``save_to_disk`` folder or a Hub dataset. With a `ReadReport` (``verify.VerifyReport`` is
+one) it also checks the shards against their recorded SHA-256 and records every file it
+cannot read (truncated, damaged) instead of raising, so ``rib datasets verify`` reports
+WRONG, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import DatasetError
 
@@ -20,14 +21,19 @@ if TYPE_CHECKING:
 
     import datasets
 
-    from .verify import VerifyReport
-
 META_COLUMNS = ("label", "wnid", "id", "group", "class_name", "corruption", "severity")
 #: what reading a damaged Arrow / Parquet / JSON file raises (pyarrow's errors derive from these)
 READ_ERRORS = (OSError, ValueError, KeyError, TypeError)
 
 
 MANIFEST = "conversion.json"  # a converted folder's manifest: plan hash, shards, skips
+
+
+class ReadReport(Protocol):
+    """Where `read_source` records what it could not read or check, instead of raising."""
+
+    checksum_errors: list[str]  # shards missing, foreign or unlike their recorded SHA-256
+    unreadable: list[str]  # files that could not be read (their rows are left out)
 
 
 @dataclass
@@ -63,7 +69,7 @@ def _parquet_files(folder: Path, manifest: dict | None) -> list[Path]:
     return sorted(folder.glob("data/**/*.parquet")) or sorted(folder.glob("*.parquet"))
 
 
-def _check_local_shards(folder: Path, manifest: dict, report: VerifyReport) -> None:
+def _check_local_shards(folder: Path, manifest: dict, report: ReadReport) -> None:
     from .converters.shards import sha256_file
 
     recorded = {info["file"]: info for info in manifest["shards"].values()}
@@ -83,7 +89,7 @@ def _check_local_shards(folder: Path, manifest: dict, report: VerifyReport) -> N
             )
 
 
-def _check_hub_shards(repo_id: str, manifest: dict, report: VerifyReport) -> None:
+def _check_hub_shards(repo_id: str, manifest: dict, report: ReadReport) -> None:
     from huggingface_hub import HfApi
 
     recorded = {info["file"]: info for info in manifest["shards"].values()}
@@ -100,7 +106,7 @@ def _check_hub_shards(repo_id: str, manifest: dict, report: VerifyReport) -> Non
             )
 
 
-def _unreadable(what: str, err: Exception, report: VerifyReport | None, fix: str) -> None:
+def _unreadable(what: str, err: Exception, report: ReadReport | None, fix: str) -> None:
     text = f"{what} is unreadable ({type(err).__name__}: {err}); {fix}"
     if report is None:
         raise DatasetError(text) from err
@@ -123,7 +129,7 @@ def _empty_meta() -> RowMeta:
     return RowMeta({c: [] for c in META_COLUMNS})
 
 
-def read_source(source: str, report: VerifyReport | None = None) -> tuple[RowMeta, dict | None]:
+def read_source(source: str, report: ReadReport | None = None) -> tuple[RowMeta, dict | None]:
     """Metadata columns + conversion manifest of a local folder or Hub dataset id.
 
     A file that cannot be read is recorded in ``report.unreadable`` (its rows are missing

@@ -49,11 +49,14 @@ class DatasetSpec:
         label_space: name of the pretraining label space its labels live in.
         title, description, homepage, licence, citation: for dataset cards.
         subset: wnids of a class subset (scored with the masked protocol), or None.
-        objectnet_mapping: zero-argument loader of ``{objectnet class: "lemma; lemma"}``
-            for ObjectNet-style datasets, else None.
-        objectnet_order: zero-argument loader of the ObjectNet classes in the reference
-            code's walk order (``folder_to_objectnet_label.json`` order), used only by the
-            ``paper-compat`` rule; None walks the mapping in its own order.
+        objectnet_mapping: loader of ``{objectnet class: "lemma; lemma"}`` for
+            ObjectNet-style datasets, else None. It is given the source the rows are read
+            from (a folder, a Hub id, or None for the configured one), so rows are scored
+            with the mapping that belongs to them and two copies never share one.
+        objectnet_order: loader (given the source, as `objectnet_mapping`) of the ObjectNet
+            classes in the reference code's walk order (``folder_to_objectnet_label.json``
+            order), used only by the ``paper-compat`` rule; None walks the mapping in its
+            own order.
         default_rule: ObjectNet rule used when none is given (never ``paper-compat``).
         aggregate: ``"mean"`` over rows, or the mean over (corruption, severity) sets.
         num_images, num_classes: expected counts (verification).
@@ -72,8 +75,8 @@ class DatasetSpec:
     licence: str = ""
     citation: str = ""
     subset: tuple[str, ...] | None = None
-    objectnet_mapping: Callable[[], Mapping[str, str]] | None = None
-    objectnet_order: Callable[[], Sequence[str]] | None = None
+    objectnet_mapping: Callable[[str | None], Mapping[str, str]] | None = None
+    objectnet_order: Callable[[str | None], Sequence[str]] | None = None
     default_rule: str = "max-over-mapped"
     aggregate: str = "mean"
     num_images: int | None = None
@@ -109,8 +112,12 @@ class DatasetSpec:
     def is_objectnet(self) -> bool:
         return self.objectnet_mapping is not None
 
-    def protocol(self, rule: str | None = None) -> LabelProtocol:
-        """The label protocol; `rule` picks the ObjectNet rule (ignored otherwise)."""
+    def protocol(self, rule: str | None = None, *, source: str | None = None) -> LabelProtocol:
+        """The label protocol; `rule` picks the ObjectNet rule (ignored otherwise).
+
+        `source`: where the rows are read from (folder or Hub id; None: the configured
+        source); an ObjectNet-style dataset reads its mapping from there.
+        """
         space = get_label_space(self.label_space)
         if self.objectnet_mapping is not None:
             rule = rule or self.default_rule
@@ -120,21 +127,26 @@ class DatasetSpec:
                 )
             order = None
             if rule == "paper-compat" and self.objectnet_order is not None:
-                order = self.objectnet_order()
-            return objectnet_protocol(space, self.objectnet_mapping(), rule, order=order)
+                order = self.objectnet_order(source)
+            return objectnet_protocol(space, self.objectnet_mapping(source), rule, order=order)
         if self.subset is not None:
             return subset_protocol(space, self.subset)
         return full_protocol(space)
 
-    def expected(self, classes: Sequence[str] | None = None) -> Expected:
-        """What a complete copy of this dataset holds (`classes` overrides the class set)."""
+    def expected(
+        self, classes: Sequence[str] | None = None, *, source: str | None = None
+    ) -> Expected:
+        """What a complete copy of this dataset holds (`classes` overrides the class set).
+
+        `source`: where the copy is (an ObjectNet-style dataset's classes are its mapping's).
+        """
         space = get_label_space(self.label_space)
         if classes is None:
             if self.subset:
                 classes = self.subset
             elif self.is_objectnet:
                 try:
-                    classes = tuple(sorted(self.objectnet_mapping()))
+                    classes = tuple(sorted(self.objectnet_mapping(source)))
                 except DatasetError:
                     classes = None  # mapping not available: count-only check
             elif self.num_classes == space.num_classes:

@@ -25,7 +25,6 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
@@ -86,8 +85,18 @@ def _short(values: Sequence[Any], n: int = 10) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def check_rows(meta: RowMeta, spec: DatasetSpec, expected: Expected, report: VerifyReport) -> None:
-    """Counts, class set, label consistency, unique ids, ImageNet-C sets (into `report`)."""
+def check_rows(
+    meta: RowMeta,
+    spec: DatasetSpec,
+    expected: Expected,
+    report: VerifyReport,
+    *,
+    source: str | None = None,
+) -> None:
+    """Counts, class set, label consistency, unique ids, ImageNet-C sets (into `report`).
+
+    `source`: where the rows were read from (an ObjectNet-style dataset's mapping is there).
+    """
     space = get_label_space(spec.label_space)
     report.num_rows = len(meta)
     report.expected_rows = expected.num_images
@@ -118,7 +127,7 @@ def check_rows(meta: RowMeta, spec: DatasetSpec, expected: Expected, report: Ver
         if not 0 <= lab < space.num_classes or space.wnids[lab] != w
     ]
     if spec.is_objectnet:
-        wrong += _objectnet_label_errors(meta, spec, space, report)
+        wrong += _objectnet_label_errors(meta, spec, space, report, source)
     report.label_mismatches = len(set(wrong))
     if wrong:
         report.problems.append(
@@ -134,12 +143,12 @@ def check_rows(meta: RowMeta, spec: DatasetSpec, expected: Expected, report: Ver
 
 
 def _objectnet_label_errors(
-    meta: RowMeta, spec: DatasetSpec, space: Any, report: VerifyReport
+    meta: RowMeta, spec: DatasetSpec, space: Any, report: VerifyReport, source: str | None
 ) -> list[int]:
     from .protocol import objectnet_protocol
 
     try:
-        first = objectnet_protocol(space, spec.objectnet_mapping(), "first-match")
+        first = objectnet_protocol(space, spec.objectnet_mapping(source), "first-match")
     except DatasetError as err:
         report.notes.append(f"ObjectNet labels not checked against the mapping: {err}")
         return []
@@ -238,13 +247,9 @@ def verify(
             f"no copy of {name!r} to verify; pass --source <folder or Hub id> or set "
             f"IMAGENET_RIB_DATA_DIR (convert it first with `rib datasets build {parent or name}`)"
         )
-    if spec.is_objectnet and Path(source).is_dir():
-        from .imagenet import use_objectnet_mapping
-
-        if (Path(source) / "objectnet_to_imagenet_1k.json").is_file():
-            use_objectnet_mapping(source)
-    report = VerifyReport(name, str(source))
-    meta, manifest = read_source(str(source), report)
+    source = str(source)
+    report = VerifyReport(name, source)
+    meta, manifest = read_source(source, report)
     if parent:
         meta = meta.select(
             [
@@ -253,7 +258,7 @@ def verify(
             ]
         )
     report.problems.extend(report.unreadable)
-    check_rows(meta, spec, expected or spec.expected(), report)
+    check_rows(meta, spec, expected or spec.expected(source=source), report, source=source)
     report.problems.extend(f"checksum: {e}" for e in report.checksum_errors)
     if manifest is not None:
         if not manifest.get("complete"):

@@ -42,7 +42,6 @@ __all__ = [
     "get_method",
     "head_prefix",
     "is_head",
-    "method_names",
     "register_method",
     "set_trainable",
 ]
@@ -87,10 +86,6 @@ def get_method(name: str) -> Method:
 
         return CombinedMethod([METHODS.get(part.strip()) for part in name.split("+")])
     return METHODS.get(name)
-
-
-def method_names() -> list[str]:
-    return METHODS.names()
 
 
 def check_training_method(owner: str, field_name: str, name: str) -> None:

@@ -1,7 +1,7 @@
 """Optimal transport dataset distance (Alvarez-Melis & Fusi, NeurIPS 2020) with POT.
 
 - `otdd(x_a, y_a, x_b, y_b, config)`: the distance, with `OTDDConfig` / `OTDDResult`.
-- `class_gaussians`, `label_distances`, `bures_wasserstein_sq`: the Gaussian label distances.
+- `class_gaussians`, `label_distances`: the Gaussian label distances.
 - `extract_features`: streamed pre-logit features of a model over a dataset.
 - `OTDDVector` / `OTDDEntry`: the one OTDD file format (``rib otdd --json``, the ``otdd``
   metric, ``rib report --otdd``); `otdd_vector(suite, models)`: OTDD(reference, D_i) for
@@ -14,7 +14,7 @@ POT, torch, scipy and matplotlib are imported inside the functions that use them
 from .correlate import CorrelationResult, correlation
 from .distance import OTDDConfig, OTDDInputError, OTDDResult, exact_label_distances, otdd
 from .features import extract_features, find_head
-from .gaussian import ClassGaussians, bures_wasserstein_sq, class_gaussians, label_distances
+from .gaussian import ClassGaussians, class_gaussians, label_distances
 from .sinkhorn import SinkhornReport, entropic_ot
 from .suite import otdd_vector, per_class_subsample
 from .vector import FORMAT, SCHEMA_VERSION, OTDDEntry, OTDDFormatError, OTDDVector
@@ -31,7 +31,6 @@ __all__ = [
     "OTDDResult",
     "OTDDVector",
     "SinkhornReport",
-    "bures_wasserstein_sq",
     "class_gaussians",
     "correlation",
     "entropic_ot",

@@ -182,34 +182,6 @@ def class_gaussians(
     )
 
 
-def bures_wasserstein_sq(
-    mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov2: np.ndarray
-) -> float:
-    """W_2^2(N(mu1, S1), N(mu2, S2)) = ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2).
-
-    The dense closed form for one pair (Dowson & Landau 1982), for checks and small problems.
-    mean: (d,); cov: (d, d) PSD, or (d,) for a diagonal covariance. O(d^3).
-    """
-    mean1, mean2 = np.asarray(mean1, float), np.asarray(mean2, float)
-    cov1, cov2 = np.asarray(cov1, float), np.asarray(cov2, float)
-    mean_term = float(np.sum((mean1 - mean2) ** 2))
-    if cov1.ndim == 1 and cov2.ndim == 1:
-        return max(
-            mean_term
-            + float(
-                np.sum((np.sqrt(np.clip(cov1, 0, None)) - np.sqrt(np.clip(cov2, 0, None))) ** 2)
-            ),
-            0.0,
-        )
-    cov1 = np.diag(cov1) if cov1.ndim == 1 else cov1
-    cov2 = np.diag(cov2) if cov2.ndim == 1 else cov2
-    lam, vec = np.linalg.eigh((cov1 + cov1.T) / 2)
-    root1 = (vec * np.sqrt(np.clip(lam, 0, None))) @ vec.T
-    inner = root1 @ cov2 @ root1
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum()
-    return max(mean_term + float(np.trace(cov1) + np.trace(cov2) - 2 * cross), 0.0)
-
-
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(ka, kb) ||a_i - b_j||^2, clipped at 0."""
     out = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)

@@ -11,8 +11,6 @@ import numpy as np
 from imagenet_rib.metrics.inputs import check_features
 from imagenet_rib.otdd import OTDDConfig, OTDDEntry, OTDDVector, otdd
 
-List = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 renamed Sequence
-
 _CITATION = """\
 @inproceedings{alvarezmelis2020otdd,
   title     = {Geometric Dataset Distances via Optimal Transport},
@@ -71,7 +69,7 @@ class Otdd(evaluate.Metric):
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features(
                 {
-                    "features": List(datasets.Value("float32")),
+                    "features": datasets.List(datasets.Value("float32")),
                     "labels": datasets.Value("int64"),
                     "dataset": datasets.Value("string"),
                 }

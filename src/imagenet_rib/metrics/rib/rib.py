@@ -13,8 +13,6 @@ from imagenet_rib.intervals import bootstrap_rib
 from imagenet_rib.metrics.inputs import check_accuracies, check_correctness
 from imagenet_rib.scores import compute_rib
 
-List = getattr(datasets, "List", None) or datasets.Sequence  # datasets >= 4 renamed Sequence
-
 _CITATION = """\
 @article{hwang2024imagenetrib,
   title   = {ImageNet-RIB Benchmark: Large Pre-Training Datasets Don't Guarantee Robustness after Fine-Tuning},
@@ -108,7 +106,7 @@ def _suite(suite, eval_set, reference):
 class Rib(evaluate.Metric):
     def _info(self):
         if self.config_name == "correctness":
-            value = List(datasets.Value("bool"))
+            value = datasets.List(datasets.Value("bool"))
         elif self.config_name in ("default", "accuracy"):
             value = datasets.Value("float64")
         else:
