@@ -126,12 +126,15 @@ def _mini_names() -> list[str]:
     return list(NAMES)
 
 
-def _expected(name: str, images: int | None) -> Any:
+def _expected(name: str, images: int | None, source: str | None = None) -> Any:
+    """The spec's expected counts with `images` images (ObjectNet: the classes of the
+    mapping stored in `source`)."""
     if images is None:
         return None
     from ..data.specs import get_dataset_spec
 
-    return dataclasses.replace(get_dataset_spec(name).expected(), num_images=images)
+    expected = get_dataset_spec(name).expected(source=source)
+    return dataclasses.replace(expected, num_images=images)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -199,7 +202,7 @@ def _verify_names(
 ) -> int:
     from ..data.verify import verify
 
-    reports = [verify(n, source, expected=_expected(n, images), seed=seed) for n in names]
+    reports = [verify(n, source, expected=_expected(n, images, source), seed=seed) for n in names]
     if as_json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
