@@ -8,8 +8,8 @@ import pytest
 
 from fake_hub import fake_hub  # noqa: F401
 from imagenet_rib.data import imagenet
-from imagenet_rib.data.cards import dataset_card
 from imagenet_rib.data.converters import ConvertConfig, convert
+from imagenet_rib.data.dataset_card import dataset_card
 from imagenet_rib.data.publish import push_dataset
 from imagenet_rib.data.splits import SplitConfig, split_indices
 from imagenet_rib.data.verify import verify

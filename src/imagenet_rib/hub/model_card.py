@@ -1,5 +1,5 @@
 """`build_model_card`: the README of a fine-tuned run, rendered from ``hub_cards/model_card.md``
-with the facts `cards` allows (the run's own records, existing Hub ids, known licences)."""
+with the facts `card_facts` allows (the run's own records, existing Hub ids, known licences)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import PROJECT_URL, __version__
 from ..formatting import MISSING, fmt, fmt_interval, markdown_table
 from ..paths import card_template
-from .cards import (
+from .card_facts import (
     RIB_CITATION,
     BaseModel,
     RunRecords,
@@ -212,7 +212,7 @@ def build_model_card(
     n_boot: int = 1000,
 ) -> RunCard:
     """The model card (+ ``.eval_results`` files when `benchmark` is given) of the run in
-    `run_dir` (see `cards` for what it may state).
+    `run_dir` (see `card_facts` for what it may state).
 
     Args:
         records: the store's records (``ResultStore.records()`` or ``to_dataframe()``).
