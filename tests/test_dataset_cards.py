@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from imagenet_rib.cli import main
-from imagenet_rib.data.cards import render_card, split_table
 from imagenet_rib.data.converters import ConvertConfig, convert
+from imagenet_rib.data.dataset_card import render_card, split_table
 from imagenet_rib.data.labels import get_label_space
 from imagenet_rib.data.specs import DATASETS, get_dataset_spec
 from imagenet_rib.data.splits import SplitConfig, split_indices

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from imagenet_rib.data.cards import dataset_card
 from imagenet_rib.data.converters import ConvertConfig, convert
+from imagenet_rib.data.dataset_card import dataset_card
 from imagenet_rib.data.publish import push_dataset
 from imagenet_rib.data.splits import SplitConfig, split_indices
 from imagenet_rib.data.verify import verify

@@ -104,9 +104,10 @@ def gather_exact(local: np.ndarray, n: int) -> np.ndarray:
         return local
     bounds = shard_bounds(n, world)
     width = max(hi - lo for lo, hi in bounds)
-    dev = device() if dist.get_backend() == "nccl" else torch.device("cpu")
-    buf = torch.full((width,), -1, dtype=torch.int64, device=dev)
-    buf[: len(local)] = torch.from_numpy(np.asarray(local, dtype=np.int64)).to(dev)
+    # NCCL collectives take CUDA tensors only; the other backends (gloo) get CPU ones
+    target = device() if dist.get_backend() == "nccl" else torch.device("cpu")
+    buf = torch.full((width,), -1, dtype=torch.int64, device=target)
+    buf[: len(local)] = torch.from_numpy(np.asarray(local, dtype=np.int64)).to(target)
     out = [torch.empty_like(buf) for _ in range(world)]
     dist.all_gather(out, buf)
     parts = [o[: hi - lo].cpu().numpy() for o, (lo, hi) in zip(out, bounds)]

@@ -221,10 +221,34 @@ def plan(
     default `model_revision`, which loads the model) and the suite's `data_version`, so
     changed weights or data never reuse runs of the old ones.
     """
-    from .data.specs import get_dataset_spec
-
     suite = suite or config.load_suite()
     revisions = dict(revisions or {})
+    ft_sets = _finetune_sets(config, suite)
+    kinds = {m.label: _method_kind(m.name) for m in config.methods}
+    _check_sources(config, kinds)  # before any model is loaded for its revision
+    baselines, trained, derived = [], [], []
+    for model in config.models:
+        revision = revisions.get(model) or model_revision(model)
+        common = common_fields(suite, config.split_config, model, revision)
+        baselines.append(baseline_spec(model, suite, config.split_config, revision))
+        for d in ft_sets:
+            for seed in config.seeds:
+                ids: dict[str, str] = {}  # training label -> run id, for the derived runs
+                for m in config.methods:
+                    if kinds[m.label] == "train":
+                        trained.append(_train_spec(config, m, model, d, seed, common))
+                        ids[m.label] = trained[-1].run_id
+                for m in config.methods:
+                    if kinds[m.label] == "derived":
+                        derived.append(_derived_spec(m, model, d, seed, common, ids))
+    return baselines + trained + derived
+
+
+def _finetune_sets(config: BenchmarkConfig, suite: SuiteConfig) -> tuple[str, ...]:
+    """The fine-tuning sets D_i: the config's, else every suite dataset whose licence allows
+    tuning on it (or that the config opts in to); an opt-in set not opted in is refused."""
+    from .data.specs import get_dataset_spec
+
     ft_sets = config.finetune_datasets or tuple(
         d for d in suite.datasets if not get_dataset_spec(d).requires_opt_in or d in config.opt_in
     )
@@ -235,9 +259,13 @@ def plan(
                 f"the licence of {d!r} forbids tuning model parameters on it unless you "
                 f"opt in: add `opt_in: [{d}]` to the config, or drop it from finetune_datasets"
             )
-    kinds = {m.label: _method_kind(m.name) for m in config.methods}
+    return ft_sets
+
+
+def _check_sources(config: BenchmarkConfig, kinds: dict[str, str]) -> None:
+    """Every derived method names at least one source, each the label of a training method."""
     training = sorted(m.label for m in config.methods if kinds[m.label] == "train")
-    for m in config.methods:  # before any model is loaded for its revision
+    for m in config.methods:
         if kinds[m.label] == "derived":
             sources = _sources(m)
             missing = [s for s in sources if s not in training]
@@ -247,64 +275,63 @@ def plan(
                     f"training method>]` in its entry (missing {missing or 'all'}; training "
                     f"methods in this config: {training})"
                 )
-    baselines, trained, derived = [], [], []
-    for model in config.models:
-        revision = revisions.get(model) or model_revision(model)
-        common = common_fields(suite, config.split_config, model, revision)
-        baselines.append(baseline_spec(model, suite, config.split_config, revision))
-        for d in ft_sets:
-            for seed in config.seeds:
-                ids: dict[str, str] = {}
-                for m in config.methods:
-                    if kinds[m.label] != "train":
-                        continue
-                    train = {**config.train, **m.train, "seed": seed}
-                    rid = run_id(
-                        method=m.name,
-                        label=m.label,
-                        config=m.config,
-                        train=train,
-                        dataset=d,
-                        max_train=config.max_train_samples.get(d),
-                        **common,
-                    )
-                    ids[m.label] = rid
-                    trained.append(
-                        RunSpec(
-                            run_id=rid,
-                            kind="train",
-                            model=model,
-                            method=m.name,
-                            label=m.label,
-                            method_config=dict(m.config),
-                            train=train,
-                            finetune_dataset=d,
-                            seed=seed,
-                            max_train_samples=config.max_train_samples.get(d),
-                        )
-                    )
-                for m in config.methods:
-                    if kinds[m.label] != "derived":
-                        continue
-                    deps = tuple(ids[s] for s in _sources(m))
-                    rid = run_id(
-                        method=m.name,
-                        label=m.label,
-                        config=m.config,
-                        depends_on=deps,
-                        **common,
-                    )
-                    derived.append(
-                        RunSpec(
-                            run_id=rid,
-                            kind="derived",
-                            model=model,
-                            method=m.name,
-                            label=m.label,
-                            method_config=dict(m.config),
-                            finetune_dataset=d,
-                            seed=seed,
-                            depends_on=deps,
-                        )
-                    )
-    return baselines + trained + derived
+
+
+def _train_spec(
+    config: BenchmarkConfig,
+    m: MethodEntry,
+    model: str,
+    d: str,
+    seed: int,
+    common: dict[str, Any],
+) -> RunSpec:
+    """The run training `m` on `model` with fine-tuning set `d` and `seed`; its id hashes the
+    method, its options, the merged training options, the subsample size and `common`."""
+    train = {**config.train, **m.train, "seed": seed}
+    max_train = config.max_train_samples.get(d)
+    rid = run_id(
+        method=m.name,
+        label=m.label,
+        config=m.config,
+        train=train,
+        dataset=d,
+        max_train=max_train,
+        **common,
+    )
+    return RunSpec(
+        run_id=rid,
+        kind="train",
+        model=model,
+        method=m.name,
+        label=m.label,
+        method_config=dict(m.config),
+        train=train,
+        finetune_dataset=d,
+        seed=seed,
+        max_train_samples=max_train,
+    )
+
+
+def _derived_spec(
+    m: MethodEntry,
+    model: str,
+    d: str,
+    seed: int,
+    common: dict[str, Any],
+    ids: dict[str, str],
+) -> RunSpec:
+    """The derived run of `m` for (`model`, `d`, `seed`); its id hashes the method, its options,
+    the ids of its source runs (`ids`: training label -> run id) and `common`."""
+    deps = tuple(ids[s] for s in _sources(m))
+    rid = run_id(method=m.name, label=m.label, config=m.config, depends_on=deps, **common)
+    return RunSpec(
+        run_id=rid,
+        kind="derived",
+        model=model,
+        method=m.name,
+        label=m.label,
+        method_config=dict(m.config),
+        finetune_dataset=d,
+        seed=seed,
+        depends_on=deps,
+    )

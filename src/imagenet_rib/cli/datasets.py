@@ -219,7 +219,7 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_card(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..data.cards import dataset_card
+    from ..data.dataset_card import dataset_card
     from ..paths import atomic_write_text
 
     split = split_from_args(args)

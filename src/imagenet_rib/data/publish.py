@@ -204,7 +204,7 @@ def push_dataset(
     split = split or SplitConfig()
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
-    from .cards import render_card
+    from .dataset_card import render_card
     from .sources import default_source
     from .verify import read_source, verify
 

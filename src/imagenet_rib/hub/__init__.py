@@ -9,7 +9,7 @@
 - `publish_benchmark_eval_yaml(repo_id, suite)`: the benchmark dataset's ``eval.yaml``.
 """
 
-from .cards import (
+from .card_facts import (
     BaseModel,
     RunRecords,
     base_model_info,

@@ -1,18 +1,18 @@
 """`build_model_card`: the README of a fine-tuned run, rendered from ``hub_cards/model_card.md``
-with the facts `cards` allows (the run's own records, existing Hub ids, known licences)."""
+with the facts `card_facts` allows (the run's own records, existing Hub ids, known licences)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import PROJECT_URL, __version__
 from ..formatting import MISSING, fmt, fmt_interval, markdown_table
 from ..paths import card_template
-from .cards import (
+from .card_facts import (
     RIB_CITATION,
     BaseModel,
     RunRecords,
@@ -29,7 +29,7 @@ from .cards import (
 )
 
 if TYPE_CHECKING:
-    from huggingface_hub import EvalResult, ModelCard
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     from ..scoring import ScoreResult
     from ..suites import SuiteConfig
@@ -212,7 +212,7 @@ def build_model_card(
     n_boot: int = 1000,
 ) -> RunCard:
     """The model card (+ ``.eval_results`` files when `benchmark` is given) of the run in
-    `run_dir` (see `cards` for what it may state).
+    `run_dir` (see `card_facts` for what it may state).
 
     Args:
         records: the store's records (``ResultStore.records()`` or ``to_dataframe()``).
@@ -225,71 +225,136 @@ def build_model_card(
         base_model, license: override the Hub id and licence of `base_model_info`.
         dataset_revisions: ``{dataset or benchmark repo: revision}`` of Hub datasets.
     """
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard
 
     from ..scoring import as_records
     from ..suites import SuiteConfig, load_suite
 
-    recs = as_records(records)
-    rows = select_run(recs, run_dir, run_id=run_id, variant=variant)
-    r = rows.first
+    rows = select_run(as_records(records), run_dir, run_id=run_id, variant=variant)
     if not isinstance(suite, SuiteConfig):
-        suite = load_suite(suite or r.suite)
-    cfg = redact(read_run_config(run_dir))
+        suite = load_suite(suite or rows.first.suite)
+    run_config = read_run_config(run_dir)
     result = run_scores(rows, suite, correct, n_boot=n_boot)
-    hub_ids = dataset_hub_ids(suite, read_run_config(run_dir))
+    hub_ids = dataset_hub_ids(suite, run_config)
     revisions = dict(dataset_revisions or {})
-    info = base_model_info(r.model)
-    base = base_model or info.hub_id
-    licence = license or info.license
-    licence_note = "given by the publisher" if license else info.note
-    ft = r.finetune_dataset
-    model_name = (repo_id or f"{info.name}-{r.method}-{ft}").split("/")[-1]
-    data = ModelCardData(
+    info = base_model_info(rows.first.model)
+    # the base model as the card states it: the publisher may override its Hub id and licence
+    base = replace(
+        info,
+        hub_id=base_model or info.hub_id,
+        license=license or info.license,
+        note="given by the publisher" if license else info.note,
+    )
+    data = _card_data(rows, result, suite, hub_ids, benchmark, revisions, base, repo_id)
+    fields = {
+        **_run_fields(rows, result, suite, base, redact(run_config)),
+        **_evaluation_fields(rows, result, suite, hub_ids, revisions, n_boot),
+        "limitations": [*limitations, *_checkpoint_limitations(run_dir)],
+        "citation": RIB_CITATION,
+    }
+    card = ModelCard.from_template(data, template_path=str(template or template_path()), **fields)
+    files = {}
+    if benchmark:
+        files = eval_results_files(
+            eval_result_entries(rows, result, benchmark, revisions.get(benchmark))
+        )
+    return RunCard(card, files, rows, suite, result, info, benchmark)
+
+
+def _card_data(
+    rows: RunRecords,
+    result: ScoreResult,
+    suite: SuiteConfig,
+    hub_ids: Mapping[str, str],
+    benchmark: str | None,
+    revisions: Mapping[str, str],
+    base: BaseModel,
+    repo_id: str | None,
+) -> ModelCardData:
+    """The card's YAML header: names, licence, base model, Hub datasets and ``model-index``.
+    The model is named by its repo, else ``<base>-<method>-<fine-tuning set>``."""
+    from huggingface_hub import ModelCardData
+
+    r = rows.first
+    model_name = (repo_id or f"{base.name}-{r.method}-{r.finetune_dataset}").split("/")[-1]
+    return ModelCardData(
         model_name=model_name,
-        license=licence,
+        license=base.license,
         library_name="transformers",
         pipeline_tag="image-classification",
-        base_model=base,
+        base_model=base.hub_id,
         tags=["image-classification", "imagenet-rib", "robustness", f"rib-method-{r.method}"],
         datasets=sorted(set(hub_ids.values())) or None,
         eval_results=_model_index(rows, result, suite, hub_ids, benchmark, revisions),
     )
-    protocols = {x.eval_dataset: x.protocol for x in rows.run}
-    datasets = _dataset_rows(suite, ft, hub_ids, revisions, protocols)
-    objectnet = sorted(
-        {p.split("/", 1)[1] for p in protocols.values() if p.startswith("objectnet/")}
-    )
+
+
+def _summary(rows: RunRecords, result: ScoreResult, suite: SuiteConfig, base: BaseModel) -> str:
+    """One sentence: model, fine-tuning set, method, suite, the robustness improvement RI (the
+    ``ri-*`` score, points) and, with a pretraining reference, that set's degradation."""
+    r = rows.first
+    ft = r.finetune_dataset
     ri = next((v for _, t, _, v, _ in score_values(result) if t.startswith("ri-")), None)
-    kwargs = dict(
-        title=f"{info.name} fine-tuned on {ft} with {r.method}"
+    degradation = ""
+    if suite.reference:
+        points = fmt(result.scores.reference_degradation.get(ft), signed=True)
+        degradation = f", pretraining-set degradation {points} points"
+    return (
+        f"`{base.name}` fine-tuned on `{ft}` with the `{r.method}` method, evaluated on the "
+        f"`{suite.name}` suite: robustness improvement RI = {fmt(ri, signed=True)} points"
+        f"{degradation}."
+    )
+
+
+def _run_fields(
+    rows: RunRecords,
+    result: ScoreResult,
+    suite: SuiteConfig,
+    base: BaseModel,
+    cfg: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The template's fields about the run: title, summary, provenance (library version, base
+    model, revision, licence) and the method and training configs (`cfg`, redacted)."""
+    r = rows.first
+    return dict(
+        title=f"{base.name} fine-tuned on {r.finetune_dataset} with {r.method}"
         + (f" ({rows.variant})" if rows.variant else ""),
-        summary=(
-            f"`{info.name}` fine-tuned on `{ft}` with the `{r.method}` method, evaluated on the "
-            f"`{suite.name}` suite: robustness improvement RI = {fmt(ri, signed=True)} points"
-            + (
-                f", pretraining-set degradation {fmt(result.scores.reference_degradation.get(ft), signed=True)} points"
-                if suite.reference
-                else ""
-            )
-            + "."
-        ),
+        summary=_summary(rows, result, suite, base),
         project_url=PROJECT_URL,
         library_version=r.library_version or __version__,
-        base_model=f"[`{base}`](https://huggingface.co/{base})"
-        if base
-        else f"`{info.name}` (not on the Hub)",
+        base_model=f"[`{base.hub_id}`](https://huggingface.co/{base.hub_id})"
+        if base.hub_id
+        else f"`{base.name}` (not on the Hub)",
         model_revision=redact_paths(r.model_revision) or "not recorded",
-        license=licence,
-        license_note=licence_note,
+        license=base.license,
+        license_note=base.note,
         method=r.method,
         variant=rows.variant,
-        finetune_dataset=ft,
+        finetune_dataset=r.finetune_dataset,
         seed=r.seed,
         run_id=rows.run_id,
         method_config=json.dumps(_method_config(cfg, r), indent=2, sort_keys=True),
         train_config=json.dumps(cfg.get("train") or {}, indent=2, sort_keys=True),
-        datasets=datasets,
+    )
+
+
+def _evaluation_fields(
+    rows: RunRecords,
+    result: ScoreResult,
+    suite: SuiteConfig,
+    hub_ids: Mapping[str, str],
+    revisions: Mapping[str, str],
+    n_boot: int,
+) -> dict[str, Any]:
+    """The template's fields about the evaluation: the dataset table, label protocol, holdout
+    split, results and scores tables, and how the intervals were computed."""
+    r = rows.first
+    protocols = {x.eval_dataset: x.protocol for x in rows.run}
+    objectnet = sorted(
+        {p.split("/", 1)[1] for p in protocols.values() if p.startswith("objectnet/")}
+    )
+    return dict(
+        datasets=_dataset_rows(suite, r.finetune_dataset, hub_ids, revisions, protocols),
         label_space=r.label_space,
         objectnet_rule=", ".join(objectnet) or "not applicable (no ObjectNet-style dataset)",
         split_rule=r.split_rule,
@@ -302,16 +367,7 @@ def build_model_card(
             if result.image_intervals is not None
             else "not available: the results table holds no per-image correctness"
         ),
-        limitations=[*limitations, *_checkpoint_limitations(run_dir)],
-        citation=RIB_CITATION,
     )
-    card = ModelCard.from_template(data, template_path=str(template or template_path()), **kwargs)
-    files = {}
-    if benchmark:
-        files = eval_results_files(
-            eval_result_entries(rows, result, benchmark, revisions.get(benchmark))
-        )
-    return RunCard(card, files, rows, suite, result, info, benchmark)
 
 
 def _checkpoint_limitations(run_dir: str | Path) -> list[str]:

@@ -25,7 +25,7 @@ from ..finetune import CONFIG_FILE, LOG_FILE, SUMMARY_FILE
 from ..methods.visual_prompt import PROMPT_FILE
 from ..methods.weights import MODEL_FILE
 from ..records import RUN_ID_FILE, ResultRecord
-from .cards import benchmark_eval_yaml, redact, redact_paths
+from .card_facts import benchmark_eval_yaml, redact, redact_paths
 from .model_card import RunCard, build_model_card
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def run_files(run_dir: Path) -> list[Path]:
 
 def public_bytes(path: Path) -> bytes | str:
     """What is uploaded for `path`: JSON / JSON Lines re-written without credentials or local
-    paths (`cards.redact`) when that changes them, else the file itself (its path)."""
+    paths (`card_facts.redact`) when that changes them, else the file itself (its path)."""
     if path.suffix not in (".json", ".jsonl"):
         return str(path)
     text = path.read_text()

@@ -11,9 +11,9 @@ W(y, y') the squared 2-Wasserstein distance between the class-conditional featur
 distributions: between Gaussian fits (`gaussian.py`, default) or, with inner='exact', the
 exact OT between the class samples with cost ||x - x'||^2 (network simplex, no entropy).
 
-Outer problem: exact (network simplex, POT `ot.emd2`) or the debiased Sinkhorn divergence
-S_eps = OT_eps(D, D') - 1/2 OT_eps(D, D) - 1/2 OT_eps(D', D') with an absolute eps on the cost
-scale above, iterated to convergence (`sinkhorn.py`). Label statistics use every sample given;
+Outer problem (`outer.py`): exact (network simplex, POT `ot.emd2`) or the debiased Sinkhorn
+divergence S_eps = OT_eps(D, D') - 1/2 OT_eps(D, D) - 1/2 OT_eps(D', D') with an absolute eps on
+the cost scale above, iterated to convergence (`sinkhorn.py`). Label statistics use every sample given;
 the outer problem uses a seeded uniform subsample of at most `max_samples` per dataset.
 
 Invariants (tested): OTDD(D, D) = 0 up to round-off (below 1e-9 of the mean feature cost on
@@ -36,7 +36,7 @@ from ..errors import ConfigError, RIBError
 from ..formatting import json_safe
 from .gaussian import ClassGaussians, class_gaussians
 from .gaussian import label_distances as gaussian_label_distances
-from .sinkhorn import entropic_ot
+from .outer import solve_outer
 
 logger = logging.getLogger(__name__)
 
@@ -257,16 +257,74 @@ def _regularisation_note(ga: ClassGaussians, gb: ClassGaussians) -> str:
     return note
 
 
-def _outer_cost(
-    x1: np.ndarray, i1: np.ndarray, x2: np.ndarray, i2: np.ndarray, w: np.ndarray
-) -> np.ndarray:
-    import ot
+@dataclass(frozen=True)
+class _Side:
+    """One dataset ready for OTDD.
 
-    feat = ot.dist(x1, x2)  # ||x - x'||^2 (n, m)
-    np.maximum(feat, 0.0, out=feat)
-    feat += w[np.ix_(i1, i2)]
-    feat *= 0.5
-    return feat
+    x: (n, d) features and y: (n,) labels of the samples in kept classes; classes: (k,) the
+    kept label values, sorted; idx: (n,) each sample's class index in [0, k); sub: the seeded
+    outer subsample (indices into x); n_in: samples given; dropped: the label values dropped.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    idx: np.ndarray
+    sub: np.ndarray
+    n_in: int
+    dropped: list
+
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray, cfg: OTDDConfig) -> _Side:
+        n_in = len(x)
+        x, y, classes, dropped = _drop_small(x, y, cfg.min_class_count)
+        sub = _subsample(len(x), cfg.max_samples, cfg.seed)
+        return cls(x, y, classes, np.searchsorted(classes, y), sub, n_in, dropped)
+
+    def outer_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n_outer, d) float64 features and (n_outer,) class indices of the outer subsample."""
+        return np.asarray(self.x[self.sub], dtype=np.float64), self.idx[self.sub]
+
+
+@dataclass(frozen=True)
+class _LabelCosts:
+    """W(y, y'): ab (k_a, k_b); aa (k_a, k_a) and bb (k_b, k_b) for the Sinkhorn self terms
+    only (else None); with the inner solver's diagnostics and timings."""
+
+    ab: np.ndarray
+    aa: np.ndarray | None
+    bb: np.ndarray | None
+    diagnostics: dict[str, Any]
+    timings: dict[str, float]
+
+
+def _label_distances(a: _Side, b: _Side, cfg: OTDDConfig, self_terms: bool) -> _LabelCosts:
+    """W(y, y') between the class-conditional distributions of a and b: the squared
+    2-Wasserstein distance between Gaussian fits (inner='gaussian') or the exact OT between
+    the class samples (inner='exact'); with `self_terms`, also within a and within b."""
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    w_aa = w_bb = None
+    if cfg.inner == "gaussian":
+        diag: dict[str, Any] = {"inner": f"gaussian-{cfg.covariance}"}
+        opts = {"diagonal": cfg.covariance == "diagonal", "ridge": cfg.cov_ridge}
+        ga = class_gaussians(a.x, a.y, classes=a.classes, **opts)
+        gb = class_gaussians(b.x, b.y, classes=b.classes, **opts)
+        timings["class_statistics"] = time.perf_counter() - start
+        diag["gaussian_a"], diag["gaussian_b"] = ga.summary(), gb.summary()
+        diag["regularisation"] = _regularisation_note(ga, gb)
+        w_ab = gaussian_label_distances(ga, gb)
+        if self_terms:
+            w_aa, w_bb = gaussian_label_distances(ga), gaussian_label_distances(gb)
+    else:
+        diag = {"inner": "exact"}
+        k_a, k_b = len(a.classes), len(b.classes)
+        w_ab = exact_label_distances(a.x, a.idx, k_a, b.x, b.idx, k_b)
+        if self_terms:
+            w_aa = exact_label_distances(a.x, a.idx, k_a)
+            w_bb = exact_label_distances(b.x, b.idx, k_b)
+    timings["label_distances"] = time.perf_counter() - start - timings.get("class_statistics", 0.0)
+    return _LabelCosts(w_ab, w_aa, w_bb, diag, timings)
 
 
 def otdd(
@@ -294,84 +352,32 @@ def otdd(
         raise OTDDInputError(
             f"feature dimensions differ: a has d={x_a.shape[1]}, b has d={x_b.shape[1]}"
         )
-    n_a_in, n_b_in = len(x_a), len(x_b)
-    x_a, y_a, cls_a, dropped_a = _drop_small(x_a, y_a, cfg.min_class_count)
-    x_b, y_b, cls_b, dropped_b = _drop_small(x_b, y_b, cfg.min_class_count)
-    idx_a, idx_b = np.searchsorted(cls_a, y_a), np.searchsorted(cls_b, y_b)
-    sub_a = _subsample(len(x_a), cfg.max_samples, cfg.seed)
-    sub_b = _subsample(len(x_b), cfg.max_samples, cfg.seed)
+    a, b = _Side.of(x_a, y_a, cfg), _Side.of(x_b, y_b, cfg)
     method = cfg.outer
     if method == "auto":
-        method = "exact" if max(len(sub_a), len(sub_b)) <= AUTO_EXACT_MAX else "sinkhorn"
-    timings: dict[str, float] = {}
-    diag: dict[str, Any] = {"outer": method, "regularisation": None}
-
+        method = "exact" if max(len(a.sub), len(b.sub)) <= AUTO_EXACT_MAX else "sinkhorn"
+    w = _label_distances(a, b, cfg, self_terms=method == "sinkhorn")
     start = time.perf_counter()
-    w_aa = w_bb = None
-    if cfg.inner == "gaussian":
-        diag["inner"] = f"gaussian-{cfg.covariance}"
-        opts = {"diagonal": cfg.covariance == "diagonal", "ridge": cfg.cov_ridge}
-        ga = class_gaussians(x_a, y_a, classes=cls_a, **opts)
-        gb = class_gaussians(x_b, y_b, classes=cls_b, **opts)
-        timings["class_statistics"] = time.perf_counter() - start
-        diag["gaussian_a"], diag["gaussian_b"] = ga.summary(), gb.summary()
-        diag["regularisation"] = _regularisation_note(ga, gb)
-        w_ab = gaussian_label_distances(ga, gb)
-        if method == "sinkhorn":
-            w_aa, w_bb = gaussian_label_distances(ga), gaussian_label_distances(gb)
-    else:
-        diag["inner"] = "exact"
-        w_ab = exact_label_distances(x_a, idx_a, len(cls_a), x_b, idx_b, len(cls_b))
-        if method == "sinkhorn":
-            w_aa = exact_label_distances(x_a, idx_a, len(cls_a))
-            w_bb = exact_label_distances(x_b, idx_b, len(cls_b))
-    timings["label_distances"] = time.perf_counter() - start - timings.get("class_statistics", 0.0)
-
-    start = time.perf_counter()
-    xa, ia = np.asarray(x_a[sub_a], dtype=np.float64), idx_a[sub_a]
-    xb, ib = np.asarray(x_b[sub_b], dtype=np.float64), idx_b[sub_b]
-    cost = _outer_cost(xa, ia, xb, ib, w_ab)
-    label_part = 0.5 * float(w_ab[ia].mean(0) @ np.bincount(ib, minlength=len(cls_b))) / len(ib)
-    diag["mean_label_cost"] = label_part
-    diag["mean_feature_cost"] = float(cost.mean()) - label_part
-    if method == "exact":
-        import ot
-
-        n, m = cost.shape
-        value, log = ot.emd2(
-            np.full(n, 1.0 / n),
-            np.full(m, 1.0 / m),
-            cost,
-            numItermax=max(10**7, 10 * n * m),
-            log=True,
-        )
-        distance = float(value)
-        diag["exact"] = {"result_code": int(log["result_code"]), "warning": log["warning"]}
-        if log["warning"]:
-            logger.warning("network simplex did not reach the optimum: %s", log["warning"])
-    else:
-        opts = {"tol": cfg.sinkhorn_tol, "max_iter": cfg.sinkhorn_max_iter}
-        terms = {"ab": entropic_ot(cost, cfg.epsilon, **opts)}
-        del cost
-        terms["aa"] = entropic_ot(_outer_cost(xa, ia, xa, ia, w_aa), cfg.epsilon, **opts)
-        terms["bb"] = entropic_ot(_outer_cost(xb, ib, xb, ib, w_bb), cfg.epsilon, **opts)
-        distance = terms["ab"].value - 0.5 * terms["aa"].value - 0.5 * terms["bb"].value
-        diag["sinkhorn"] = {
-            "epsilon": cfg.epsilon,
-            "tol": cfg.sinkhorn_tol,
-            "max_marginal_error": max(t.marginal_error for t in terms.values()),
-            "converged": all(t.converged for t in terms.values()),
-            "terms": {k: t.to_dict() for k, t in terms.items()},
-        }
-    timings["outer"] = time.perf_counter() - start
-    diag.update(
-        n_a=n_a_in,
-        n_b=n_b_in,
-        n_outer_a=len(sub_a),
-        n_outer_b=len(sub_b),
-        dim=int(x_a.shape[1]),
-        dropped_classes_a=dropped_a,
-        dropped_classes_b=dropped_b,
-        timings_s=timings,
+    distance, outer_diag = solve_outer(
+        *a.outer_samples(),
+        *b.outer_samples(),
+        w.ab,
+        w.aa,
+        w.bb,
+        method=method,
+        epsilon=cfg.epsilon,
+        tol=cfg.sinkhorn_tol,
+        max_iter=cfg.sinkhorn_max_iter,
     )
-    return OTDDResult(float(distance), w_ab, cls_a, cls_b, method, diag, cfg)
+    diag = {"outer": method, "regularisation": None, **w.diagnostics, **outer_diag}
+    diag.update(
+        n_a=a.n_in,
+        n_b=b.n_in,
+        n_outer_a=len(a.sub),
+        n_outer_b=len(b.sub),
+        dim=int(a.x.shape[1]),
+        dropped_classes_a=a.dropped,
+        dropped_classes_b=b.dropped,
+        timings_s={**w.timings, "outer": time.perf_counter() - start},
+    )
+    return OTDDResult(float(distance), w.ab, a.classes, b.classes, method, diag, cfg)

@@ -300,7 +300,7 @@ def _finalize(
     start: float,
     expected: Any,
 ) -> ConversionReport:
-    from .. import cards
+    from ..dataset_card import render_card
     from ..rows import RowMeta
     from ..splits import SplitConfig
 
@@ -333,7 +333,7 @@ def _finalize(
         )
     manifest.update(complete=True, num_rows=report.num_rows, report=report.to_dict())
     manifest["report"].pop("images_per_s")
-    card = cards.render_card(spec, RowMeta.from_items(rows), SplitConfig(), manifest=manifest)
+    card = render_card(spec, RowMeta.from_items(rows), SplitConfig(), manifest=manifest)
     (partial / "README.md").write_text(str(card))
     _write_manifest(partial, manifest)
     for leftover in partial.rglob(".*.tmp-*"):  # from workers killed mid-write

@@ -22,7 +22,7 @@ from .specs import DatasetSpec, get_dataset_spec
 from .splits import SplitConfig, split_indices
 
 if TYPE_CHECKING:
-    from huggingface_hub import DatasetCard
+    from huggingface_hub import DatasetCard, DatasetCardData
 
 TEMPLATE = "dataset_card.md"
 _SCHEMA = [
@@ -140,33 +140,12 @@ def render_card(
     published copy, `publish.export_folder`); otherwise as one ``train`` split of all rows.
     """
     split = split or SplitConfig()
-    from huggingface_hub import DatasetCard, DatasetCardData
+    from huggingface_hub import DatasetCard
 
     expected = spec.expected()
     protocol = protocol_text(spec)
     splits = split_table(meta, split, expected.class_key)
-    licence = spec.extra.get("hf_license") or _hf_license(spec.licence)
-    extra: dict[str, Any] = {}
-    if licence == "other":
-        extra = {"license_name": spec.name + "-licence", "license_link": spec.homepage or None}
-    data = DatasetCardData(
-        license=licence,
-        pretty_name=spec.title,
-        task_categories=["image-classification"],
-        tags=["imagenet-rib", "robustness", "image-classification"],
-        configs=configs(spec, stored_split),
-        imagenet_rib={
-            "dataset": spec.name,
-            "label_space": spec.label_space,
-            "label_protocol": protocol["rule"],
-            "aggregate": spec.aggregate,
-            "num_rows": len(meta),
-            "split": {
-                k: splits[k] for k in ("rule", "seed", "test_fraction", "train_rows", "test_rows")
-            },
-        },
-        **extra,
-    )
+    data = _card_data(spec, meta, protocol, splits, stored_split)
     sets = (
         Counter(f"{c}/{s}" for c, s in zip(meta["corruption"], meta["severity"]))
         if "corruptions" in spec.extra
@@ -187,6 +166,42 @@ def render_card(
         repo_id=repo_id,
         stored_split=stored_split,
         skipped=len((manifest or {}).get("report", {}).get("skipped", [])),
+    )
+
+
+def _card_data(
+    spec: DatasetSpec,
+    meta: RowMeta,
+    protocol: dict[str, Any],
+    splits: dict[str, Any],
+    stored_split: bool,
+) -> DatasetCardData:
+    """The card's YAML header: licence (a non-Hub licence as ``other`` with its name and
+    link), the ``configs`` that `datasets.load_dataset` reads, and the machine-readable
+    protocol and split (``imagenet_rib``)."""
+    from huggingface_hub import DatasetCardData
+
+    licence = spec.extra.get("hf_license") or _hf_license(spec.licence)
+    extra: dict[str, Any] = {}
+    if licence == "other":
+        extra = {"license_name": spec.name + "-licence", "license_link": spec.homepage or None}
+    return DatasetCardData(
+        license=licence,
+        pretty_name=spec.title,
+        task_categories=["image-classification"],
+        tags=["imagenet-rib", "robustness", "image-classification"],
+        configs=configs(spec, stored_split),
+        imagenet_rib={
+            "dataset": spec.name,
+            "label_space": spec.label_space,
+            "label_protocol": protocol["rule"],
+            "aggregate": spec.aggregate,
+            "num_rows": len(meta),
+            "split": {
+                k: splits[k] for k in ("rule", "seed", "test_fraction", "train_rows", "test_rows")
+            },
+        },
+        **extra,
     )
 
 
