@@ -380,3 +380,5 @@ def test_benchmark_eval_yaml_declares_one_task_per_score_and_dataset():
     doc = yaml.safe_load(benchmark_eval_yaml(bare, name="Bare", description="Two sets."))
     assert doc["description"] == "Two sets."
     assert [t["id"] for t in doc["tasks"]] == ["ri-a", "in-task-gain-a", "ri-b", "in-task-gain-b"]
+    default = yaml.safe_load(benchmark_eval_yaml(bare, name="Bare"))["description"]
+    assert "degradation" not in default and "ri-<D>" in default and "in-task-gain-<D>" in default

@@ -38,7 +38,7 @@ EXPECTED_RECORDS = (1 + 2 + 2 * 3) * 4
 
 
 @pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory) -> Path:
+def matrix_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sweep")
     make_suite(root / "tiny")
     (root / "cfg.yaml").write_text(CONFIG)
@@ -65,15 +65,15 @@ def test_builtin_mini_suite_is_data():
     assert suite.label_space == "mini-digits"
 
 
-def test_user_suite_defines_and_registers_datasets(tiny_root):
+def test_user_suite_defines_and_registers_datasets(matrix_root):
     from imagenet_rib.data.specs import get_dataset_spec
     from imagenet_rib.data.splits import SplitConfig
 
-    suite = load_suite(tiny_root / "tiny" / "tiny-suite.yaml")
+    suite = load_suite(matrix_root / "tiny" / "tiny-suite.yaml")
     assert suite.datasets == ("tiny-a", "tiny-b", "tiny-c") and suite.reference == "tiny-val"
     assert Path(suite.sources["tiny-a"]).is_absolute()
     assert get_dataset_spec("tiny-b").subset == ("zero", "one", "two", "three", "four", "five")
-    assert load_suite(tiny_root / "tiny" / "tiny-suite.yaml") == suite  # idempotent
+    assert load_suite(matrix_root / "tiny" / "tiny-suite.yaml") == suite  # idempotent
     part = suite.part("tiny-b", "test", SplitConfig(rule="none"))
     assert len(part) == 36 and part.protocol.rule == "subset" and part.targets.max() == 5
 
@@ -127,13 +127,15 @@ def test_unknown_suite_suggests_close_names():
 # ----------------------------------------------------------------------------------- plans
 
 
-def _config(tiny_root, **kw) -> BenchmarkConfig:
-    return BenchmarkConfig.load(tiny_root / "cfg.yaml", output_dir=str(tiny_root / "plan"), **kw)
+def _config(matrix_root, **kw) -> BenchmarkConfig:
+    return BenchmarkConfig.load(
+        matrix_root / "cfg.yaml", output_dir=str(matrix_root / "plan"), **kw
+    )
 
 
-def test_plan_orders_baselines_trained_derived(tiny_root):
+def test_plan_orders_baselines_trained_derived(matrix_root):
     cfg = _config(
-        tiny_root, seeds=[0, 1], models=[str(tiny_root / "tiny/tiny-model"), "mini-vit-clean"]
+        matrix_root, seeds=[0, 1], models=[str(matrix_root / "tiny/tiny-model"), "mini-vit-clean"]
     )
     specs = plan(cfg)
     kinds = [s.kind for s in specs]
@@ -153,15 +155,15 @@ def test_plan_orders_baselines_trained_derived(tiny_root):
     assert plan(cfg.replace(train={**cfg.train, "lr": 0.02}))[2].run_id != specs[2].run_id
 
 
-def test_plan_errors(tiny_root):
+def test_plan_errors(matrix_root):
     with pytest.raises(ConfigError, match="sources"):
-        plan(_config(tiny_root, methods=["wise-ft"]))
+        plan(_config(matrix_root, methods=["wise-ft"]))
     with pytest.raises(ConfigError, match="finetune_datasets"):
-        plan(_config(tiny_root, finetune_datasets=["tiny-val"]))
+        plan(_config(matrix_root, finetune_datasets=["tiny-val"]))
     with pytest.raises(ConfigError, match="appear twice"):
-        _config(tiny_root, methods=["ft", "ft"])
+        _config(matrix_root, methods=["ft", "ft"])
     with pytest.raises(ConfigError, match="unknown option"):
-        _config(tiny_root, epochs=3)
+        _config(matrix_root, epochs=3)
 
 
 # ----------------------------------------------------------------- kill -9 at random points
@@ -192,14 +194,14 @@ def _table(store: ResultStore) -> dict:
     }
 
 
-def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
+def test_kill_at_random_points_then_resume_equals_uninterrupted(matrix_root):
     start = time.time()
-    ref = _rib_run(tiny_root, "ref")
+    ref = _rib_run(matrix_root, "ref")
     out, _ = ref.communicate(timeout=600)
     duration = time.time() - start
     assert ref.returncode == 0, out[-3000:]
     assert "5 run(s) executed, 0 already done" in out and "| mRI |" in out
-    reference = ResultStore(tiny_root / "ref" / "results.sqlite")
+    reference = ResultStore(matrix_root / "ref" / "results.sqlite")
     assert len(reference) == EXPECTED_RECORDS
 
     rng = np.random.default_rng(5)
@@ -209,7 +211,7 @@ def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
     schedule = ["store-add", delays[0], "store-add", delays[1], delays[2]]
     killed = 0
     for when in schedule:
-        proc = _rib_run(tiny_root, "killed", fault=when if isinstance(when, str) else None)
+        proc = _rib_run(matrix_root, "killed", fault=when if isinstance(when, str) else None)
         if isinstance(when, str):
             proc.wait(timeout=600)
         else:
@@ -218,17 +220,17 @@ def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
             proc.wait()
         killed += proc.returncode == -signal.SIGKILL
     assert killed >= 3
-    final = _rib_run(tiny_root, "killed")
+    final = _rib_run(matrix_root, "killed")
     out, _ = final.communicate(timeout=600)
     assert final.returncode == 0, out[-3000:]
-    store = ResultStore(tiny_root / "killed" / "results.sqlite")
+    store = ResultStore(matrix_root / "killed" / "results.sqlite")
     assert len(store) == EXPECTED_RECORDS
     assert _table(store) == _table(reference)
     assert all(v["status"] == "done" for v in store.runs().values())
     for rec in store.records():
         assert np.array_equal(store.correct(rec.key), reference.correct(rec.key))
     # re-running a finished matrix does nothing
-    again = _rib_run(tiny_root, "killed")
+    again = _rib_run(matrix_root, "killed")
     out, _ = again.communicate(timeout=600)
     assert "0 run(s) executed" in out and _table(store) == _table(reference)
 
@@ -236,29 +238,29 @@ def test_kill_at_random_points_then_resume_equals_uninterrupted(tiny_root):
 # ----------------------------------------------------------------------- evaluation options
 
 
-def test_eval_block_sets_how_every_evaluation_runs(tiny_root):
+def test_eval_block_sets_how_every_evaluation_runs(matrix_root):
     from imagenet_rib.evaluation import EvalConfig
 
-    cfg = _config(tiny_root, eval={"precision": "bf16", "decode": "cpu"})
+    cfg = _config(matrix_root, eval={"precision": "bf16", "decode": "cpu"})
     assert cfg.eval_config() == EvalConfig(batch_size=16, precision="bf16")
     assert cfg.eval_config(num_workers=0).num_workers == 0
     with pytest.raises(ConfigError, match=r"BenchmarkConfig.eval: .*precision.*'fp8'"):
-        _config(tiny_root, eval={"precision": "fp8"})
+        _config(matrix_root, eval={"precision": "fp8"})
     with pytest.raises(ConfigError, match=r"BenchmarkConfig.eval: .*unknown .*'precison'"):
-        _config(tiny_root, eval={"precison": "bf16"})
+        _config(matrix_root, eval={"precison": "bf16"})
     with pytest.raises(ConfigError, match="two evaluation batch sizes"):
-        _config(tiny_root, eval={"batch_size": 32})
+        _config(matrix_root, eval={"batch_size": 32})
 
 
-def test_a_store_never_mixes_two_evaluation_precisions(tiny_root, monkeypatch):
+def test_a_store_never_mixes_two_evaluation_precisions(matrix_root, monkeypatch):
     """Finished runs evaluated in fp32 are not reused (nor joined) by a bf16 run of the same
     matrix: refused before anything runs, the store untouched; bf16 results record bf16."""
     import json
 
     from imagenet_rib.sweep import run
 
-    monkeypatch.chdir(tiny_root)  # the config's paths are relative to it
-    cfg = _config(tiny_root).replace(output_dir=str(tiny_root / "precision"))
+    monkeypatch.chdir(matrix_root)  # the config's paths are relative to it
+    cfg = _config(matrix_root).replace(output_dir=str(matrix_root / "precision"))
     baseline = plan(cfg)[0]
     assert baseline.kind == "baseline"
     run(cfg, only=[baseline.run_id], progress=False, loader_workers=0)
@@ -269,7 +271,7 @@ def test_a_store_never_mixes_two_evaluation_precisions(tiny_root, monkeypatch):
     with pytest.raises(ConfigError, match=r"evaluated with \{'precision': 'fp32'\}.*another store"):
         run(bf16, progress=False, loader_workers=0)
     assert [(r.key, r.accuracy) for r in store.records()] == before
-    fresh = bf16.replace(store=str(tiny_root / "precision" / "bf16.sqlite"))
+    fresh = bf16.replace(store=str(matrix_root / "precision" / "bf16.sqlite"))
     run(fresh, only=[baseline.run_id], progress=False, loader_workers=0)
     recs = ResultStore(fresh.store_path).records()
     assert {json.loads(r.provenance)["precision"] for r in recs} == {"bf16"}

@@ -33,7 +33,7 @@ output_dir: out
 
 
 @pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory) -> Path:
+def matrix_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("workers")
     make_suite(root / "tiny")
     (root / "cfg.yaml").write_text(CONFIG)
@@ -49,8 +49,8 @@ def _config(root: Path, out: str, **overrides) -> BenchmarkConfig:
     )
 
 
-def test_shards_keep_each_group_in_order_on_one_worker(tiny_root):
-    specs = plan(_config(tiny_root, "plan"))
+def test_shards_keep_each_group_in_order_on_one_worker(matrix_root):
+    specs = plan(_config(matrix_root, "plan"))
     parts = shards(specs, 3)
     flat = [r for part in parts for r in part]
     assert sorted(flat) == sorted(s.run_id for s in specs)  # every run exactly once
@@ -67,29 +67,29 @@ def test_shards_keep_each_group_in_order_on_one_worker(tiny_root):
 
 
 @pytest.mark.slow
-def test_two_workers_write_the_same_store_as_one_process(tiny_root, capfd):
+def test_two_workers_write_the_same_store_as_one_process(matrix_root, capfd):
     # one fine-tuning set and seed: 1 baseline + 2 trained + 1 derived run, in 2 groups;
     # LoRA (peft) is the run that makes transformers raise a FutureWarning
     methods = ["ft", "lora", {"name": "wise-ft", "config": {"alphas": [0.5]}}]
     small = {"finetune_datasets": ["tiny-a"], "seeds": [0], "methods": methods}
-    sequential = run_sweep(_config(tiny_root, "seq", **small), progress=False)
+    sequential = run_sweep(_config(matrix_root, "seq", **small), progress=False)
     capfd.readouterr()
-    parallel = run_parallel(_config(tiny_root, "par", **small), workers=2, progress=False)
+    parallel = run_parallel(_config(matrix_root, "par", **small), workers=2, progress=False)
     # the worker processes' stderr: no library deprecation notices (transformers' Trainer
     # raises a FutureWarning per run)
     assert "Warning" not in capfd.readouterr().err
     assert sorted(parallel.executed) == sorted(sequential.executed)
     assert len(parallel.executed) == 1 + 2 + 1
-    a = ResultStore(tiny_root / "seq" / "results.sqlite")
-    b = ResultStore(tiny_root / "par" / "results.sqlite")
+    a = ResultStore(matrix_root / "seq" / "results.sqlite")
+    b = ResultStore(matrix_root / "par" / "results.sqlite")
     table = {r.key: (r.accuracy, r.num_images, r.per_group) for r in a.records()}
     assert table == {r.key: (r.accuracy, r.num_images, r.per_group) for r in b.records()}
     for key in table:
         assert np.array_equal(a.correct(key), b.correct(key))
-    again = run_parallel(_config(tiny_root, "par", **small), workers=2, progress=False)
+    again = run_parallel(_config(matrix_root, "par", **small), workers=2, progress=False)
     assert again.executed == [] and len(again.skipped) == len(parallel.executed)
 
 
-def test_worker_count_is_validated(tiny_root):
+def test_worker_count_is_validated(matrix_root):
     with pytest.raises(ConfigError, match="workers"):
-        run_parallel(_config(tiny_root, "x"), workers=0)
+        run_parallel(_config(matrix_root, "x"), workers=0)

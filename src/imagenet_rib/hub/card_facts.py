@@ -384,8 +384,13 @@ def benchmark_eval_yaml(
             f"of the suite ({', '.join(suite.datasets)}) and evaluate it on all the others"
             + (f" and on the pretraining reference {suite.reference}" if suite.reference else "")
             + ". ri-<D>: mean accuracy change on the other datasets after fine-tuning on D "
-            "(points); degradation-<D>: accuracy change on the pretraining reference; "
-            f"in-task-gain-<D>: accuracy change on D's held-out part. Computed with {PROJECT_URL}."
+            "(points); "
+            + (
+                "degradation-<D>: accuracy change on the pretraining reference; "
+                if suite.reference
+                else ""
+            )
+            + f"in-task-gain-<D>: accuracy change on D's held-out part. Computed with {PROJECT_URL}."
         ),
         "evaluation_framework": EVALUATION_FRAMEWORK,
         "tasks": tasks,
