@@ -298,18 +298,7 @@ def _train_spec(
         max_train=max_train,
         **common,
     )
-    return RunSpec(
-        run_id=rid,
-        kind="train",
-        model=model,
-        method=m.name,
-        label=m.label,
-        method_config=dict(m.config),
-        train=train,
-        finetune_dataset=d,
-        seed=seed,
-        max_train_samples=max_train,
-    )
+    return _method_spec(m, "train", rid, model, d, seed, train=train, max_train_samples=max_train)
 
 
 def _derived_spec(
@@ -324,14 +313,21 @@ def _derived_spec(
     the ids of its source runs (`ids`: training label -> run id) and `common`."""
     deps = tuple(ids[s] for s in _sources(m))
     rid = run_id(method=m.name, label=m.label, config=m.config, depends_on=deps, **common)
+    return _method_spec(m, "derived", rid, model, d, seed, depends_on=deps)
+
+
+def _method_spec(
+    m: MethodEntry, kind: str, rid: str, model: str, d: str, seed: int, **extra: Any
+) -> RunSpec:
+    """The `RunSpec` of method entry `m`'s `kind` run of (`model`, `d`, `seed`)."""
     return RunSpec(
         run_id=rid,
-        kind="derived",
+        kind=kind,
         model=model,
         method=m.name,
         label=m.label,
         method_config=dict(m.config),
         finetune_dataset=d,
         seed=seed,
-        depends_on=deps,
+        **extra,
     )
