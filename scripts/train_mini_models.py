@@ -19,13 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from imagenet_rib.models.mini import (
-    CHECKSUMS,
-    SOURCES,
-    file_checksums,
-    train_mini_model,
-    weights_root,
-)
+from imagenet_rib.mini_pretraining import train_mini_model
+from imagenet_rib.models.mini import CHECKSUMS, SOURCES, file_checksums, weights_root
 from imagenet_rib.paths import atomic_dir, atomic_write_text
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from imagenet_rib.data.mini import MINI_VERSION
 from imagenet_rib.errors import ModelNotAvailableError
+from imagenet_rib.mini_pretraining import train_mini_model, validation_accuracy
 from imagenet_rib.models import load_model
 from imagenet_rib.models.mini import (
     CHECKSUMS,
@@ -16,8 +17,6 @@ from imagenet_rib.models.mini import (
     SOURCES,
     file_checksums,
     load_mini_model,
-    train_mini_model,
-    validation_accuracy,
     verify_shipped,
     weights_root,
 )
@@ -51,12 +50,12 @@ def test_shipped_model_scores_its_recorded_mini_val_accuracy(name):
 def test_loading_never_trains_and_names_the_weights_revision(monkeypatch):
     import hashlib
 
-    from imagenet_rib.models import mini
+    from imagenet_rib import mini_pretraining
 
     def fail(*_a, **_k):
         raise AssertionError("load_model must not train")
 
-    monkeypatch.setattr(mini, "train_mini_model", fail)
+    monkeypatch.setattr(mini_pretraining, "train_mini_model", fail)
     loaded = load_model("mini-vit-clean")
     weights = (weights_root() / "mini-vit-clean" / "model.safetensors").read_bytes()
     assert loaded.revision == "sha256:" + hashlib.sha256(weights).hexdigest()[:16]
