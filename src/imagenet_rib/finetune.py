@@ -188,7 +188,8 @@ def finetune(model: str | LoadedModel, method: str, dataset: str, **options: Any
         finetune("mini-vit-clean", "lora", "mini-sketch", output_dir="runs/lora",
                  method_config={"rank": 4}, train={"epochs": 2})
     """
-    names = [f.name for f in dataclasses.fields(FinetuneArgs)][3:]
+    given = ("model", "method", "dataset")  # the positional arguments
+    names = [f.name for f in dataclasses.fields(FinetuneArgs) if f.name not in given]
     unknown = sorted(set(options) - set(names))
     if unknown or "output_dir" not in options:
         problem = f"unknown option(s) {unknown}" if unknown else "output_dir is required"

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .evaluation import EvalConfig
 
 KINDS = ("baseline", "train", "derived")
+EVAL_BATCH_SIZE = 256  # the default of eval_batch_size (eval.batch_size may set it instead)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class BenchmarkConfig(ConfigBase):
     opt_in: tuple[str, ...] = field((), help="datasets whose licence needs opt-in to be tuned on")
     output_dir: str = field("rib-runs", help="run folders (checkpoints) and the default store")
     store: str = field("", help="results store path (default: <output_dir>/results.sqlite)")
-    eval_batch_size: int = field(256, help="evaluation batch size")
+    eval_batch_size: int = field(EVAL_BATCH_SIZE, help="evaluation batch size")
     eval: dict[str, Any] = field(
         {},
         help="EvalConfig options of every evaluation (precision, allow_tf32, decode, "
@@ -111,7 +112,7 @@ class BenchmarkConfig(ConfigBase):
 
     def _check_eval(self) -> None:
         given = self.eval.get("batch_size", self.eval_batch_size)
-        if self.eval_batch_size != 256 and given != self.eval_batch_size:
+        if self.eval_batch_size != EVAL_BATCH_SIZE and given != self.eval_batch_size:
             raise ConfigError(
                 f"BenchmarkConfig gives two evaluation batch sizes (eval_batch_size: "
                 f"{self.eval_batch_size}, eval.batch_size: {given}); keep one"

@@ -304,6 +304,15 @@ class ResultStore:
             row = con.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return row is not None and row[0] == "done"
 
+    def provenances(self) -> dict[str, list[str]]:
+        """``{run_id: [provenance JSON, ...]}``: the distinct provenances of each run's records."""
+        with self._read() as con:
+            rows = con.execute("SELECT DISTINCT run_id, provenance FROM records").fetchall()
+        out: dict[str, list[str]] = {}
+        for run, prov in rows:
+            out.setdefault(run, []).append(prov)
+        return out
+
     def runs(self) -> dict[str, dict[str, Any]]:
         """``{run_id: {"status", "spec", "info", "time"}}`` for every known run."""
         with self._read() as con:

@@ -192,11 +192,10 @@ def _check_measured_alike(ctx: _Context, specs: list[RunSpec]) -> None:
     """Refuse to reuse (or add to) finished runs evaluated with another precision or decoder:
     skipped and new runs would be scored together as if measured alike."""
     wanted = {k: getattr(ctx.eval_config, k) for k in MEASUREMENT}
+    stored_by_run = ctx.store.provenances()  # one query, not one per run
     for spec in specs:
-        if not ctx.store.is_done(spec.run_id):
-            continue
-        for rec in ctx.store.records(run_id=spec.run_id)[:1]:
-            stored = json.loads(rec.provenance or "{}")
+        for text in stored_by_run.get(spec.run_id, []):
+            stored = json.loads(text or "{}")
             diff = {k: stored[k] for k in MEASUREMENT if k in stored and stored[k] != wanted[k]}
             if diff:
                 raise ConfigError(

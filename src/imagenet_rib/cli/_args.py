@@ -70,6 +70,9 @@ def add_dataclass_arguments(
         group.add_argument("--" + (prefix + f.name).replace("_", "-"), **kwargs)
 
 
+SPLIT_PREFIX = "split_"  # SplitConfig.rule -> --split-rule (dest split_rule)
+
+
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:
     """``--split-rule``, ``--split-test-fraction``, ``--split-seed``: the holdout split."""
     from ..data.splits import SplitConfig
@@ -82,9 +85,6 @@ def split_from_args(args: argparse.Namespace):
     from ..data.splits import SplitConfig
 
     return dataclass_from_args(SplitConfig, args, prefix=SPLIT_PREFIX)
-
-
-SPLIT_PREFIX = "split_"
 
 
 def dataclass_from_args(

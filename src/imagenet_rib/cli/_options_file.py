@@ -80,8 +80,7 @@ def add_options_files(parser: argparse.ArgumentParser) -> None:
 def apply_options_file(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     """Make the values of the command's ``--config FILE.yaml`` (if any) its options' defaults."""
     leaf, rest = parser, list(argv)
-    while subcommands(leaf):
-        names = subcommands(leaf)
+    while names := subcommands(leaf):
         i = next((i for i, tok in enumerate(rest) if tok in names), None)
         if i is None:
             return  # no command given: argparse says so
